@@ -1,0 +1,132 @@
+//! The command line (clap). Thin: each command is a function in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Examples:
+  claw init my-agent                          a new install: base + default skills, one commit
+  claw skill list                             the catalogue, and what is applied
+  claw skill apply telegram --replace whatsapp --dry-run
+  claw skill apply telegram --replace whatsapp
+  claw status                                 base, skills, your own edits, anything pending
+  claw diff                                   your edits against the generated tree
+
+Exit codes:
+  0  success (including a change that had nothing to do)
+  1  failure: bad input, refused skill, dirty work tree; nothing was written
+  2  usage error
+  3  conflicts with your edits (nothing written, or markers left with --conflicts markers)
+  4  the install is locked by another claw process";
+
+#[derive(Debug, Parser)]
+#[command(name = "claw", version, about = "Generates your own agent install from a small base and skills, and keeps your edits through every change", after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Run as if claw was started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR", default_value = ".")]
+    pub cwd: PathBuf,
+
+    /// Use the skills in DIR instead of the built-in catalogue.
+    #[arg(long, global = true, env = "CLAW_SKILLS", value_name = "DIR")]
+    pub skills: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new install in DIR: a git repository with one commit.
+    #[command(
+        after_help = "Examples:\n  claw init my-agent\n  claw init my-agent --bare\n  claw init my-agent --skill telegram --var telegram.poll_seconds=50"
+    )]
+    Init {
+        dir: PathBuf,
+        /// Also apply this skill (repeatable).
+        #[arg(long = "skill", value_name = "NAME")]
+        with_skills: Vec<String>,
+        /// Apply no default skills.
+        #[arg(long)]
+        bare: bool,
+        /// Set a skill variable: SKILL.KEY=VALUE.
+        #[arg(long = "var", value_name = "SKILL.KEY=VALUE")]
+        vars: Vec<String>,
+        /// Do not ask before applying skills that are not built in.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List, inspect, apply and remove skills.
+    #[command(subcommand)]
+    Skill(SkillCommand),
+    /// Show the base version, the applied skills, your own edits and anything pending.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show your customisations: the work tree against the generated (pristine) tree.
+    Diff,
+    /// Check that the install can run: Docker, the agent image, credentials, groups, disk space
+    /// (builds the install's host and runs its `doctor`).
+    Doctor,
+    /// Commit a change stopped on conflicts, once every conflict marker is resolved.
+    Continue,
+    /// Drop a change stopped on conflicts and restore the last commit.
+    Abort,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkillCommand {
+    /// The catalogue: each skill, whether it is applied, what it needs.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything about one skill: variables, environment, edits, dependencies, instructions.
+    Show { name: String },
+    /// Apply skills to this install, as one commit.
+    #[command(
+        after_help = "Examples:\n  claw skill apply gmail\n  claw skill apply telegram --replace whatsapp --dry-run\n  claw skill apply telegram --var poll_seconds=50"
+    )]
+    Apply {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Remove this skill in the same commit (repeatable).
+        #[arg(long, value_name = "OLD")]
+        replace: Vec<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// Set a skill variable: KEY=VALUE (one skill) or SKILL.KEY=VALUE.
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+        /// Do not ask before applying skills that are not built in.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Remove skills from this install, as one commit; your own edits stay.
+    Remove {
+        #[arg(required = true)]
+        names: Vec<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ChangeArgs {
+    /// Print the exact diff and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// On conflicts with your edits: write nothing (abort), or leave diff3 markers to resolve.
+    #[arg(long, value_enum, default_value_t = ConflictMode::Abort)]
+    pub conflicts: ConflictMode,
+    /// Allow uncommitted changes in paths the change does not touch.
+    #[arg(long)]
+    pub allow_dirty: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConflictMode {
+    Abort,
+    Markers,
+}

@@ -1,0 +1,88 @@
+//! `claw init DIR`: a new install, the base plus the default skills, as one commit.
+
+use std::path::Path;
+
+use git2::{Repository, RepositoryInitOptions};
+
+use crate::base::Base;
+use crate::catalog::Catalog;
+use crate::compose::{self, Selected};
+use crate::error::{Context, Result, bail};
+use crate::manifest::validate_name;
+use crate::{repo, workdir};
+
+pub fn init(catalog: &Catalog, dir: &Path, extra: &[String], bare: bool, raw_vars: &[String], yes: bool) -> Result<()> {
+    if dir.exists() && std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?.next().is_some() {
+        bail!("{} already exists and is not empty", dir.display());
+    }
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{}: cannot name an install after this path", dir.display()))?;
+    validate_name("install", name)?;
+    let base = Base::embedded()?;
+    let mut names: Vec<String> = Vec::new();
+    if !bare {
+        for skill in catalog.names()? {
+            if catalog.load(&skill)?.manifest.default {
+                names.push(skill);
+            }
+        }
+    }
+    for skill in extra {
+        if !names.contains(skill) {
+            names.push(skill.clone());
+        }
+    }
+    let vars = super::parse_vars(raw_vars, &names)?;
+    let selected: Vec<Selected> =
+        names.iter().map(|n| super::select(catalog, n, vars.get(n))).collect::<Result<_>>()?;
+    super::confirm_untrusted(&selected.iter().collect::<Vec<_>>(), yes, || Ok(()))?;
+    let selected = compose::canonical_order(selected)?;
+    let tree = compose::pristine_tree(&base, name, &selected)?;
+    let applied: Vec<&Selected> = selected.iter().collect();
+    let message = super::commit_message(&format!("init {name} (base {})", base.manifest.version), &applied, &[])?;
+
+    // Built beside the target and renamed into place, so a failed init leaves nothing behind.
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let staging = parent.join(format!(".{name}.claw-init-{}", std::process::id()));
+    let result = build(&staging, &tree, &message).and_then(|()| {
+        if dir.exists() {
+            std::fs::remove_dir(dir).with_context(|| format!("replacing the empty folder {}", dir.display()))?;
+        }
+        std::fs::rename(&staging, dir).with_context(|| format!("moving the new install to {}", dir.display()))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result?;
+    let skills: Vec<&str> = selected.iter().map(Selected::name).collect();
+    println!(
+        "Created {} (base {}, skills: {}).",
+        dir.display(),
+        base.manifest.version,
+        crate::manifest::list_or_none(&skills)
+    );
+    println!("Next: cd {} && git log -p, then see README.md and `claw skill list`.", dir.display());
+    Ok(())
+}
+
+fn build(root: &Path, tree: &crate::tree::Tree, message: &str) -> Result<()> {
+    let mut opts = RepositoryInitOptions::new();
+    opts.initial_head("main");
+    let repo = Repository::init_opts(root, &opts)
+        .with_context(|| format!("creating a git repository in {}", root.display()))?;
+    for (path, entry) in tree.iter() {
+        workdir::put(root, path, Some(entry))?;
+    }
+    let paths: Vec<String> = tree.paths().cloned().collect();
+    repo::stage_paths(&repo, root, &paths)?;
+    let tree_id = repo::write_tree(&repo, tree)?;
+    let first = message.lines().next().unwrap_or("claw: init");
+    let pristine = repo::commit(&repo, tree_id, &[], &format!("pristine: {first}\n"))?;
+    let head = repo::commit(&repo, tree_id, &[], message)?;
+    repo::set_ref(&repo, repo::PRISTINE_REF, pristine, first)?;
+    repo::set_ref(&repo, "refs/heads/main", head, first)?;
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! One file per command. Each opens what it needs, does one job and prints for a person.
+
+mod apply;
+mod diff;
+mod doctor;
+mod init;
+mod resolve;
+mod skill_info;
+mod status;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+use crate::catalog::{Catalog, Source};
+use crate::cli::{Cli, Command, SkillCommand};
+use crate::compose::{self, Selected};
+use crate::error::{Result, bail};
+
+pub fn run(cli: Cli) -> Result<()> {
+    let catalog = Catalog::new(cli.skills.clone())?;
+    let dir = cli.cwd.clone();
+    match cli.command {
+        Command::Init { dir: target, with_skills, bare, vars, yes } => {
+            init::init(&catalog, &dir.join(target), &with_skills, bare, &vars, yes)
+        }
+        Command::Skill(SkillCommand::List { json }) => skill_info::list(&catalog, &dir, json),
+        Command::Skill(SkillCommand::Show { name }) => skill_info::show(&catalog, &name),
+        Command::Skill(SkillCommand::Apply { names, replace, change, vars, yes }) => {
+            apply::apply(&catalog, &dir, &names, &replace, change, &vars, yes)
+        }
+        Command::Skill(SkillCommand::Remove { names, change }) => apply::remove(&dir, &names, change),
+        Command::Status { json } => status::status(&dir, json),
+        Command::Diff => diff::diff(&dir),
+        Command::Doctor => doctor::doctor(&dir),
+        Command::Continue => resolve::continue_change(&dir),
+        Command::Abort => resolve::abort(&dir),
+    }
+}
+
+/// Splits `--var` values into per-skill maps. `KEY=VALUE` is for the only skill named;
+/// `SKILL.KEY=VALUE` names its skill.
+fn parse_vars(raw: &[String], names: &[String]) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut vars: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for item in raw {
+        let Some((key, value)) = item.split_once('=') else { bail!("--var {item:?}: expected KEY=VALUE") };
+        let (skill, key) = match key.split_once('.') {
+            Some((skill, key)) => (skill.to_string(), key.to_string()),
+            None if names.len() == 1 => (names[0].clone(), key.to_string()),
+            None => bail!("--var {item:?}: several skills are named; write SKILL.{key}=VALUE"),
+        };
+        if !names.contains(&skill) {
+            bail!("--var {item:?}: skill {skill} is not among those being applied ({})", names.join(", "));
+        }
+        vars.entry(skill).or_default().insert(key, value.to_string());
+    }
+    Ok(vars)
+}
+
+/// Loads skill `name` from the catalogue with its variables checked.
+fn select(catalog: &Catalog, name: &str, vars: Option<&BTreeMap<String, String>>) -> Result<Selected> {
+    let skill = catalog.load(name)?;
+    let vars = skill.manifest.resolve_vars(vars.unwrap_or(&BTreeMap::new()))?;
+    Ok(Selected { skill, vars })
+}
+
+/// Skills from outside the built-in catalogue are shown and confirmed before anything is
+/// written: they are code the person has not reviewed yet.
+fn confirm_untrusted(new: &[&Selected], yes: bool, preview: impl FnOnce() -> Result<()>) -> Result<()> {
+    let foreign: Vec<String> = new
+        .iter()
+        .filter(|s| s.skill.source != Source::Builtin)
+        .map(|s| format!("{} ({})", s.name(), s.skill.source.describe()))
+        .collect();
+    if foreign.is_empty() || yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "{} not built into claw: review the change with --dry-run, then apply it with --yes",
+            foreign.join(", ") + if foreign.len() == 1 { " is" } else { " are" }
+        );
+    }
+    preview()?;
+    eprint!("Apply {}, which is not built into claw? [y/N] ", foreign.join(", "));
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| crate::error::Error::new(format!("reading the answer: {e}")))?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        bail!("not applied; nothing was written");
+    }
+    Ok(())
+}
+
+/// The commit message of a change, from `templates/commit.txt.j2`.
+fn commit_message(title: &str, applied: &[&Selected], removed: &[(String, String)]) -> Result<String> {
+    let applied: Vec<_> = applied.iter().map(|s| minijinja::context! { name => s.name(), version => s.skill.manifest.version.to_string(), summary => &s.skill.manifest.summary }).collect();
+    let removed: Vec<_> = removed.iter().map(|(n, v)| minijinja::context! { name => n, version => v }).collect();
+    compose::render_template(
+        "commit.txt.j2",
+        &minijinja::context! { title => title, applied => applied, removed => removed },
+    )
+}

@@ -1,0 +1,89 @@
+//! An open install: its repository, its lock, and what it is generated from. Opening one takes
+//! the lock and finishes any change an earlier claw was killed in the middle of.
+
+use std::path::{Path, PathBuf};
+
+use git2::Repository;
+
+use crate::catalog::{self, Source};
+use crate::compose::Selected;
+use crate::error::{Context, Result, bail};
+use crate::install_record::{InstallRecord, RECORD_PATH};
+use crate::lock::Lock;
+use crate::pending::Pending;
+use crate::tree::Tree;
+use crate::{journal, repo};
+
+pub struct Install {
+    pub repo: Repository,
+    pub root: PathBuf,
+    /// claw's private state (lock, journal, pending change), inside `.git` so that it is never
+    /// part of the work tree.
+    pub claw_dir: PathBuf,
+    /// The pristine tree, read once: it cannot change while the lock is held.
+    pristine: std::cell::OnceCell<(git2::Oid, Tree)>,
+    _lock: Lock,
+}
+
+impl Install {
+    pub fn open(dir: &Path) -> Result<Install> {
+        let repo = Repository::discover(dir)
+            .with_context(|| format!("{} is not inside a git repository made by `claw init`", dir.display()))?;
+        let root = repo.workdir().context("the repository has no work tree")?.to_path_buf();
+        let claw_dir = repo.path().join("claw");
+        let lock = Lock::acquire(&claw_dir)?;
+        if journal::recover(&repo, &root, &claw_dir)? {
+            eprintln!("claw: finished a change that was interrupted");
+        }
+        let install = Install { repo, root, claw_dir, pristine: std::cell::OnceCell::new(), _lock: lock };
+        install.pristine()?;
+        Ok(install)
+    }
+
+    /// The pristine tree and the commit that holds it.
+    pub fn pristine(&self) -> Result<&(git2::Oid, Tree)> {
+        if let Some(cached) = self.pristine.get() {
+            return Ok(cached);
+        }
+        let commit = repo::pristine_commit(&self.repo)?;
+        let tree = repo::read_tree(&self.repo, commit.tree_id())?;
+        Ok(self.pristine.get_or_init(|| (commit.id(), tree)))
+    }
+
+    /// What the install is generated from, as recorded in the pristine tree.
+    pub fn record(&self) -> Result<InstallRecord> {
+        let (_, tree) = self.pristine()?;
+        let text = tree.text(RECORD_PATH).with_context(|| format!("the pristine tree has no {RECORD_PATH}"))?;
+        InstallRecord::parse(text)
+    }
+
+    /// Loads every recorded skill from the source it was applied from, with its variables.
+    pub fn selected(&self, record: &InstallRecord) -> Result<Vec<Selected>> {
+        record
+            .skills
+            .iter()
+            .map(|r| {
+                let source = Source::parse(&r.source)?;
+                let skill = catalog::load(&source, &r.name)
+                    .with_context(|| format!("loading applied skill {} from {}", r.name, r.source))?;
+                let vars = skill.manifest.resolve_vars(&r.vars)?;
+                Ok(Selected { skill, vars })
+            })
+            .collect()
+    }
+
+    pub fn pending(&self) -> Result<Option<Pending>> {
+        Pending::load(&self.claw_dir)
+    }
+
+    pub fn ensure_no_pending(&self) -> Result<()> {
+        if let Some(p) = self.pending()? {
+            bail!(
+                "a change is waiting for its conflicts to be resolved ({}): edit {}, then run `claw continue`, or `claw abort`",
+                p.message.lines().next().unwrap_or_default(),
+                p.conflicted.join(", ")
+            );
+        }
+        Ok(())
+    }
+}

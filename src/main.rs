@@ -1,0 +1,41 @@
+//! `claw`: writes a person's own agent install from `base/` and skills, and rewrites it as skills
+//! are applied and removed, every change one reviewable git commit.
+
+mod base;
+mod cargo_edit;
+mod catalog;
+mod change;
+mod cli;
+mod commands;
+mod compose;
+mod embedded;
+mod error;
+mod install;
+mod install_record;
+mod journal;
+mod lock;
+mod manifest;
+mod merge;
+mod pending;
+mod relpath;
+mod render;
+mod repo;
+mod rust_edit;
+mod text_edit;
+mod tree;
+mod workdir;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("claw: {}", e.message.trim_end());
+            ExitCode::from(e.code as u8)
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! `skill.toml`: the manifest of one skill. Parsing is strict (unknown fields are an error) because
+//! a misspelt key that is silently ignored is an edit that silently does not happen.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::error::{Context, Result, bail};
+
+/// What a skill adds to an install. The schema is documented in SKILLS.md.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub version: semver::Version,
+    pub summary: String,
+    pub kind: Kind,
+    /// Applied by `claw init` unless `--bare`.
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default)]
+    pub requires: Vec<String>,
+    #[serde(default)]
+    pub conflicts: Vec<String>,
+    /// Skills this one supersedes: applying it removes them in the same commit.
+    #[serde(default)]
+    pub replaces: Vec<String>,
+    /// The command that proves the skill works inside an install, e.g. `cargo test --test telegram`.
+    #[serde(default)]
+    pub verify: Option<String>,
+    #[serde(default)]
+    pub vars: BTreeMap<String, Var>,
+    #[serde(default)]
+    pub env: Vec<EnvVar>,
+    #[serde(default)]
+    pub edits: Vec<Edit>,
+    /// Cargo dependencies, keyed by the name of a `cargo-deps` slot.
+    #[serde(default)]
+    pub cargo: BTreeMap<String, BTreeMap<String, Dependency>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Channel,
+    Provider,
+    Tool,
+    Runtime,
+    Feature,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Channel => "channel",
+            Kind::Provider => "provider",
+            Kind::Tool => "tool",
+            Kind::Runtime => "runtime",
+            Kind::Feature => "feature",
+        })
+    }
+}
+
+/// A template variable the person may set with `--var`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Var {
+    pub doc: String,
+    pub default: String,
+    #[serde(default)]
+    pub choices: Vec<String>,
+}
+
+/// An environment variable the skill reads at run time; documented in `.env.example`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvVar {
+    pub name: String,
+    pub doc: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub example: String,
+}
+
+/// One registration at a slot the base declares. `add` is a Rust item, a Rust expression or a
+/// text line, depending on the slot's kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    pub slot: String,
+    pub add: String,
+}
+
+/// A Cargo dependency: a version requirement, or a table. Only registry dependencies: a skill may
+/// not point Cargo at a path or a git repository.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Dependency {
+    Version(String),
+    Detailed(DetailedDependency),
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DetailedDependency {
+    pub version: String,
+    #[serde(default)]
+    pub features: Vec<String>,
+    pub default_features: Option<bool>,
+    pub optional: Option<bool>,
+    pub package: Option<String>,
+}
+
+impl Dependency {
+    pub fn detailed(&self) -> DetailedDependency {
+        match self {
+            Dependency::Version(v) => DetailedDependency { version: v.clone(), ..Default::default() },
+            Dependency::Detailed(d) => d.clone(),
+        }
+    }
+}
+
+/// Skill and variable names: lowercase ASCII words joined by '-' or '_', so they are safe in
+/// paths, refs, commit trailers and Rust identifiers alike.
+pub fn validate_name(what: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok {
+        bail!("invalid {what} name {name:?}: use lowercase letters, digits, '-' and '_', starting with a letter");
+    }
+    Ok(())
+}
+
+impl Manifest {
+    /// Parses and checks a manifest; `origin` names it in every message.
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
+        let manifest: Manifest = toml::from_str(text).with_context(|| format!("{origin}: invalid skill.toml"))?;
+        manifest.check().with_context(|| origin)?;
+        Ok(manifest)
+    }
+
+    fn check(&self) -> Result<()> {
+        validate_name("skill", &self.name)?;
+        for other in self.requires.iter().chain(&self.conflicts).chain(&self.replaces) {
+            validate_name("skill", other)?;
+            if *other == self.name {
+                bail!("skill {} names itself in requires, conflicts or replaces", self.name);
+            }
+        }
+        for (name, var) in &self.vars {
+            validate_name("variable", name)?;
+            check_var_value(name, var, &var.default)?;
+        }
+        for env in &self.env {
+            let ok = !env.name.is_empty()
+                && env.name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && !env.name.starts_with(|c: char| c.is_ascii_digit());
+            if !ok {
+                bail!("invalid environment variable name {:?}: use A-Z, 0-9 and '_'", env.name);
+            }
+            if env.doc.contains('\n') || env.example.contains('\n') {
+                bail!("environment variable {}: doc and example must be one line", env.name);
+            }
+        }
+        for edit in &self.edits {
+            if edit.add.trim().is_empty() {
+                bail!("edit at slot {}: 'add' is empty", edit.slot);
+            }
+        }
+        for deps in self.cargo.values() {
+            for (krate, dep) in deps {
+                let d = dep.detailed();
+                if semver::VersionReq::parse(&d.version).is_err() {
+                    bail!("dependency {krate}: invalid version requirement {:?}", d.version);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The variables for a render: defaults, overridden by the person's values (checked).
+    pub fn resolve_vars(&self, given: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+        let mut vars = BTreeMap::new();
+        for (name, value) in given {
+            let Some(var) = self.vars.get(name) else {
+                let known: Vec<_> = self.vars.keys().map(String::as_str).collect();
+                bail!("skill {} has no variable {name:?} (it has: {})", self.name, list_or_none(&known));
+            };
+            check_var_value(name, var, value)?;
+        }
+        for (name, var) in &self.vars {
+            vars.insert(name.clone(), given.get(name).unwrap_or(&var.default).clone());
+        }
+        Ok(vars)
+    }
+}
+
+fn check_var_value(name: &str, var: &Var, value: &str) -> Result<()> {
+    if value.len() > 256 || value.chars().any(char::is_control) {
+        bail!("variable {name}: values are one line of at most 256 bytes");
+    }
+    if !var.choices.is_empty() && !var.choices.iter().any(|c| c == value) {
+        bail!("variable {name}: {value:?} is not one of {}", var.choices.join(", "));
+    }
+    Ok(())
+}
+
+pub fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() { "none".to_string() } else { items.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "name = \"demo\"\nversion = \"1.0.0\"\nsummary = \"d\"\nkind = \"tool\"\n";
+
+    #[test]
+    fn parses_a_minimal_manifest() {
+        let m = Manifest::parse(MINIMAL, "demo").unwrap();
+        assert_eq!(m.version, semver::Version::new(1, 0, 0));
+    }
+
+    #[test]
+    fn refuses_unknown_fields() {
+        let err = Manifest::parse(&format!("{MINIMAL}colour = \"red\"\n"), "demo").unwrap_err();
+        assert!(err.message.contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn refuses_an_invalid_version() {
+        let err = Manifest::parse(&MINIMAL.replace("1.0.0", "1.0"), "demo").unwrap_err();
+        assert!(err.message.contains("invalid skill.toml") && err.message.contains("version"), "{err}");
+    }
+
+    #[test]
+    fn refuses_git_and_path_dependencies() {
+        let text = format!("{MINIMAL}[cargo.host-deps]\nx = {{ version = \"1\", git = \"https://example.com/x\" }}\n");
+        assert!(Manifest::parse(&text, "demo").is_err());
+    }
+
+    #[test]
+    fn checks_variable_values() {
+        let text = format!("{MINIMAL}[vars.mode]\ndoc = \"m\"\ndefault = \"a\"\nchoices = [\"a\", \"b\"]\n");
+        let m = Manifest::parse(&text, "demo").unwrap();
+        let given = BTreeMap::from([("mode".to_string(), "c".to_string())]);
+        assert!(m.resolve_vars(&given).unwrap_err().message.contains("not one of a, b"));
+        let given = BTreeMap::from([("nope".to_string(), "c".to_string())]);
+        assert!(m.resolve_vars(&given).unwrap_err().message.contains("no variable \"nope\""));
+    }
+}

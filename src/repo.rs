@@ -1,0 +1,139 @@
+//! The git side of an install (git2): reading and writing trees, commits, the pristine ref, and
+//! the work tree's dirty paths. Trees are written straight to the object store, never through
+//! the work tree, so computing a change touches nothing the person can see.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use git2::{ObjectType, Oid, Repository, Signature, StatusOptions, TreeWalkMode, TreeWalkResult};
+
+use crate::error::{Context, Result, bail};
+use crate::tree::{Entry, Mode, Tree};
+
+/// Where the pristine tree of an install is kept, as a chain of commits of its own.
+pub const PRISTINE_REF: &str = "refs/claw/pristine";
+
+pub fn read_tree(repo: &Repository, oid: Oid) -> Result<Tree> {
+    let root = repo.find_tree(oid).context("reading a tree")?;
+    let mut tree = Tree::new();
+    let mut failure = None;
+    root.walk(TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() != Some(ObjectType::Blob) {
+            return TreeWalkResult::Ok;
+        }
+        let path = format!("{dir}{}", entry.name().unwrap_or_default());
+        let mode = match entry.filemode() {
+            0o100755 => Mode::Executable,
+            0o120000 => Mode::Symlink,
+            _ => Mode::File,
+        };
+        match repo.find_blob(entry.id()) {
+            Ok(blob) => tree.insert(path, Entry { data: blob.content().to_vec(), mode }),
+            Err(e) => {
+                failure = Some(format!("{path}: {e}"));
+                return TreeWalkResult::Abort;
+            }
+        }
+        TreeWalkResult::Ok
+    })
+    .ok();
+    if let Some(f) = failure {
+        bail!("reading a tree: {f}");
+    }
+    Ok(tree)
+}
+
+/// Writes `tree` to the object store and returns its id.
+pub fn write_tree(repo: &Repository, tree: &Tree) -> Result<Oid> {
+    let entries: Vec<(&str, &Entry)> = tree.iter().map(|(p, e)| (p.as_str(), e)).collect();
+    write_dir(repo, &entries).context("writing a tree")
+}
+
+fn write_dir(repo: &Repository, entries: &[(&str, &Entry)]) -> Result<Oid, git2::Error> {
+    let mut builder = repo.treebuilder(None)?;
+    let mut subdirs: BTreeMap<&str, Vec<(&str, &Entry)>> = BTreeMap::new();
+    for (path, entry) in entries {
+        match path.split_once('/') {
+            Some((dir, rest)) => subdirs.entry(dir).or_default().push((rest, entry)),
+            None => {
+                let oid = repo.blob(&entry.data)?;
+                let mode = match entry.mode {
+                    Mode::File => 0o100644,
+                    Mode::Executable => 0o100755,
+                    Mode::Symlink => 0o120000,
+                };
+                builder.insert(path, oid, mode)?;
+            }
+        }
+    }
+    for (dir, children) in subdirs {
+        let oid = write_dir(repo, &children)?;
+        builder.insert(dir, oid, 0o040000)?;
+    }
+    builder.write()
+}
+
+/// The person's identity from git config, or claw's own when none is set.
+pub fn signature(repo: &Repository) -> Result<Signature<'static>> {
+    match repo.signature() {
+        Ok(sig) => Ok(sig.to_owned()),
+        Err(_) => Signature::now("claw", "claw@localhost").context("making a commit signature"),
+    }
+}
+
+/// Creates a commit object without moving any ref.
+pub fn commit(repo: &Repository, tree: Oid, parents: &[Oid], message: &str) -> Result<Oid> {
+    let sig = signature(repo)?;
+    let tree = repo.find_tree(tree).context("finding a tree")?;
+    let parents: Vec<git2::Commit> =
+        parents.iter().map(|p| repo.find_commit(*p)).collect::<Result<_, _>>().context("finding a parent commit")?;
+    let refs: Vec<&git2::Commit> = parents.iter().collect();
+    repo.commit(None, &sig, &sig, message, &tree, &refs).context("writing a commit")
+}
+
+pub fn head_commit(repo: &Repository) -> Result<git2::Commit<'_>> {
+    repo.head().and_then(|h| h.peel_to_commit()).context("reading HEAD (is this an install made by `claw init`?)")
+}
+
+/// The full name of the branch HEAD points to, e.g. `refs/heads/main`.
+pub fn head_ref_name(repo: &Repository) -> Result<String> {
+    let head = repo.find_reference("HEAD").context("reading HEAD")?;
+    match head.symbolic_target().context("reading HEAD")? {
+        Some(name) => Ok(name.to_string()),
+        None => bail!("HEAD is detached; check out a branch before changing the install"),
+    }
+}
+
+pub fn pristine_commit(repo: &Repository) -> Result<git2::Commit<'_>> {
+    repo.find_reference(PRISTINE_REF)
+        .and_then(|r| r.peel_to_commit())
+        .with_context(|| format!("{PRISTINE_REF} is missing: this repository was not made by `claw init`"))
+}
+
+/// Sets `name` to `target`, with a reflog line saying why.
+pub fn set_ref(repo: &Repository, name: &str, target: Oid, why: &str) -> Result<()> {
+    repo.reference(name, target, true, why).map(|_| ()).with_context(|| format!("updating {name}"))
+}
+
+/// Paths that differ from HEAD in the index or the work tree, untracked ones included; ignored
+/// files are not the person's work and do not count.
+pub fn dirty_paths(repo: &Repository) -> Result<Vec<String>> {
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).renames_head_to_index(false);
+    let statuses = repo.statuses(Some(&mut opts)).context("reading the work tree's status")?;
+    Ok(statuses.iter().filter_map(|s| s.path().ok().map(str::to_string)).collect())
+}
+
+/// Brings the index entries of `paths` in line with the work tree (added, changed or removed).
+pub fn stage_paths(repo: &Repository, root: &Path, paths: &[String]) -> Result<()> {
+    let mut index = repo.index().context("opening the index")?;
+    for path in paths {
+        let on_disk = std::fs::symlink_metadata(root.join(path)).is_ok();
+        if on_disk {
+            index.add_path(Path::new(path)).with_context(|| format!("staging {path}"))?;
+        } else if index.get_path(Path::new(path), 0).is_some() {
+            index.remove_path(Path::new(path)).with_context(|| format!("unstaging {path}"))?;
+        }
+    }
+    index.write().context("writing the index")
+}

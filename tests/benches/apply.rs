@@ -1,0 +1,81 @@
+//! `cargo bench --bench apply`: how long `claw skill apply` takes on a fresh install (no cargo
+//! build), printed side by side with two plain git commands run on the same install, so the
+//! figure reads as a ratio on whatever machine runs it.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 30;
+const BUDGET: Duration = Duration::from_millis(50);
+
+fn main() {
+    let claw = env!("CARGO_BIN_EXE_claw");
+    let skills = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/skills");
+    let tmp = std::env::temp_dir().join(format!("claw-bench-{}", std::process::id()));
+    let mut apply = Vec::new();
+    let mut remove = Vec::new();
+    let mut git_commit = Vec::new();
+    let mut git_status = Vec::new();
+    for i in 0..RUNS {
+        let parent = tmp.join(i.to_string());
+        std::fs::create_dir_all(&parent).expect("bench folder");
+        run(Command::new(claw).args(["init", "x", "--bare"]).current_dir(&parent));
+        let dir = parent.join("x");
+        apply.push(time(
+            Command::new(claw).args(["skill", "apply", "alpha", "--yes"]).env("CLAW_SKILLS", &skills).current_dir(&dir),
+        ));
+        remove.push(time(
+            Command::new(claw).args(["skill", "remove", "alpha"]).env("CLAW_SKILLS", &skills).current_dir(&dir),
+        ));
+        git_status.push(time(Command::new("git").args(["status", "--porcelain"]).current_dir(&dir)));
+        git_commit.push(time(
+            Command::new("git")
+                .args(["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "--allow-empty", "-m", "bench"])
+                .current_dir(&dir),
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let reference = median(&mut git_commit);
+    println!("claw skill apply, fresh install, no cargo build ({RUNS} runs; budget {} ms)", BUDGET.as_millis());
+    for (name, samples) in [
+        ("claw skill apply alpha", &mut apply),
+        ("claw skill remove alpha", &mut remove),
+        ("git status", &mut git_status),
+        ("git commit --allow-empty", &mut git_commit),
+    ] {
+        let m = median(samples);
+        println!(
+            "  {name:<26} median {:>7.2} ms  p90 {:>7.2} ms  {:>5.2}x git commit",
+            ms(m),
+            ms(percentile(samples, 0.9)),
+            ms(m) / ms(reference)
+        );
+    }
+    let verdict = if median(&mut apply) <= BUDGET { "within" } else { "OVER" };
+    println!("  apply median is {verdict} the {} ms budget", BUDGET.as_millis());
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("run");
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn time(cmd: &mut Command) -> Duration {
+    let start = Instant::now();
+    run(cmd);
+    start.elapsed()
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    percentile(samples, 0.5)
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
