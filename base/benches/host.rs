@@ -1,0 +1,263 @@
+//! `cargo bench --bench host`: the orchestrator's budgets, each printed beside a reference
+//! measured in the same run on the same machine.
+//!
+//! - ingest: messages persisted and routed per second (group commit), beside one transaction per
+//!   message; and the latency of one inbound message until it is stored and routed.
+//! - cold start: a group container started, attached, told to close and removed, beside a bare
+//!   `docker run --rm IMAGE` of the same image.
+//! - warm follow-up: a protocol line written to a running container's stdin until it comes back
+//!   (an echo entrypoint), beside the same round trip through a local `cat` pipe.
+//! - idle RSS of `claw-host run` with the terminal channel, beside an idle `sleep` process.
+//! - the agent image's size.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use claw_host::channels::Inbound;
+use claw_host::config::Config;
+use claw_host::store::{Group, NewMessage, Store};
+
+const IMAGE: &str = "claw-agent:latest";
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    println!("claw-host budgets (medians)");
+    rt.block_on(ingest());
+    rt.block_on(containers());
+    idle_rss();
+    let size: u64 = String::from_utf8_lossy(
+        &Command::new("docker").args(["image", "inspect", "-f", "{{.Size}}", IMAGE]).output().expect("docker").stdout,
+    )
+    .trim()
+    .parse()
+    .unwrap_or(0);
+    println!("  agent image {IMAGE}: {:.1} MB (budget 20 MB)", size as f64 / 1e6);
+}
+
+async fn ingest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = host_for(dir.path()).await;
+    host.store().register_group(&group("cli:bench", "bench"), "now").expect("group");
+    host.load_groups().expect("groups");
+    let n = 20_000;
+    let start = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(512) {
+        let mut batch: Vec<Inbound> = chunk.iter().map(|i| inbound("cli:bench", &format!("message {i}"))).collect();
+        host.ingest_batch(&mut batch).expect("ingest");
+    }
+    let grouped = n as f64 / start.elapsed().as_secs_f64();
+
+    let mut single = Store::open(&dir.path().join("reference.db")).expect("store");
+    let m = 2_000;
+    let start = Instant::now();
+    for i in 0..m {
+        single.insert_messages(&[new_message(i)]).expect("insert");
+    }
+    let one_by_one = m as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "  ingest (persist + route, group commit): {grouped:>9.0} msg/s   one transaction per message: {one_by_one:>7.0} msg/s   budget 5,000 msg/s"
+    );
+
+    let mut samples = Vec::new();
+    for i in 0..300 {
+        let mut batch = vec![inbound("cli:bench", &format!("latency {i}"))];
+        let start = Instant::now();
+        host.ingest_batch(&mut batch).expect("ingest");
+        samples.push(start.elapsed());
+    }
+    println!(
+        "  one inbound message stored and routed: median {:.3} ms, p90 {:.3} ms   budget 1 ms",
+        ms(median(&mut samples)),
+        ms(pct(&mut samples, 0.9))
+    );
+}
+
+async fn containers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("groups/bench")).expect("dirs");
+    let mut config = Config::default();
+    config.container.image = IMAGE.into();
+    let runner = claw_host::runner::Runner::connect(config.container.clone(), &data, vec![]).await.expect("docker");
+    let runs = 10;
+    let mut ours = Vec::new();
+    let mut bare = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let mut session = runner.start("bench", &[]).await.expect("start");
+        session.send(&claw_protocol::ToAgent::Close).await.expect("close");
+        while session.next().await.is_some() {}
+        session.stop().await;
+        ours.push(start.elapsed());
+        let start = Instant::now();
+        let status = Command::new("docker")
+            .args(["run", "--rm", "--network", "none", IMAGE])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("docker run");
+        assert!(status.success());
+        bare.push(start.elapsed());
+    }
+    let (o, b) = (median(&mut ours), median(&mut bare));
+    println!(
+        "  cold start (create, attach, start, close, remove): {:>7.1} ms   bare `docker run --rm`: {:>7.1} ms   ratio {:.2}x (budget 1.2x)",
+        ms(o),
+        ms(b),
+        ms(o) / ms(b)
+    );
+
+    // Warm: an echo entrypoint returns each protocol line; half the round trip is one way.
+    let echo = "claw-bench-echo:latest";
+    let mut build = Command::new("docker")
+        .args(["build", "-q", "-t", echo, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker build");
+    build
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("FROM {IMAGE}\nENTRYPOINT [\"/bin/cat\"]\n").as_bytes())
+        .expect("dockerfile");
+    assert!(build.wait().expect("build").success());
+    let mut config = Config::default();
+    config.container.image = echo.into();
+    let runner = claw_host::runner::Runner::connect(config.container.clone(), &data, vec![]).await.expect("docker");
+    let mut session = runner.start("bench", &[]).await.expect("start");
+    let mut warm = Vec::new();
+    for i in 0..200 {
+        let start = Instant::now();
+        session.send(&claw_protocol::ToAgent::Followup { text: format!("follow-up {i}") }).await.expect("send");
+        session.next().await.expect("echo");
+        warm.push(start.elapsed());
+    }
+    session.stop().await;
+    let mut cat = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("cat");
+    let mut input = cat.stdin.take().expect("stdin");
+    let mut output = BufReader::new(cat.stdout.take().expect("stdout"));
+    let mut pipe = Vec::new();
+    for i in 0..200 {
+        let start = Instant::now();
+        writeln!(input, "{{\"type\":\"followup\",\"text\":\"follow-up {i}\"}}").expect("write");
+        let mut line = String::new();
+        output.read_line(&mut line).expect("read");
+        pipe.push(start.elapsed());
+    }
+    let _ = cat.kill();
+    let _ = cat.wait();
+    let (w, p) = (median(&mut warm), median(&mut pipe));
+    println!(
+        "  warm follow-up to the agent's stdin (half a round trip): {:.3} ms   local pipe: {:.3} ms   budget 5 ms",
+        ms(w) / 2.0,
+        ms(p) / 2.0
+    );
+}
+
+fn idle_rss() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("claw.toml"), format!("data_dir = \"data\"\n[container]\nimage = \"{IMAGE}\"\n"))
+        .expect("config");
+    let mut host = Command::new(env!("CARGO_BIN_EXE_claw-host"))
+        .arg("run")
+        .current_dir(dir.path())
+        .env("ANTHROPIC_API_KEY", "bench")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("claw-host");
+    let mut err = BufReader::new(host.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while err.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && !line.contains("claw-host is running") {
+        line.clear();
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let ours = rss_kib(host.id());
+    let _ = host.kill();
+    let _ = host.wait();
+    let mut floor = Command::new("sleep").arg("30").spawn().expect("sleep");
+    std::thread::sleep(Duration::from_millis(300));
+    let reference = rss_kib(floor.id());
+    let _ = floor.kill();
+    let _ = floor.wait();
+    println!(
+        "  idle RSS of `claw-host run` (cli channel): {:.1} MB   an idle `sleep` process: {:.1} MB   budget 10 MB",
+        ours as f64 / 1024.0,
+        reference as f64 / 1024.0
+    );
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn host_for(dir: &Path) -> Arc<claw_host::host::Host> {
+    let config = Config { data_dir: dir.to_path_buf(), ..Default::default() };
+    let store = Store::open(&dir.join("claw.db")).expect("store");
+    let runner = claw_host::runner::Runner::connect(config.container.clone(), dir, vec![]).await.expect("docker");
+    let proxy =
+        claw_host::proxy::Proxy::new("http://127.0.0.1:9", "bench".into(), 1 << 20, Arc::new(|_: &str, _, _| {}))
+            .expect("proxy");
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    std::mem::forget(_tx);
+    claw_host::host::Host::new(config, store, vec![], runner, proxy, Arc::new(claw_host::scheduler::SystemClock), rx)
+}
+
+fn group(jid: &str, folder: &str) -> Group {
+    Group {
+        jid: jid.into(),
+        name: folder.into(),
+        folder: folder.into(),
+        trigger: "@Andy".into(),
+        is_main: false,
+        requires_trigger: true,
+        mounts: vec![],
+    }
+}
+
+fn inbound(jid: &str, text: &str) -> Inbound {
+    Inbound {
+        chat_jid: jid.into(),
+        sender: "u".into(),
+        sender_name: "U".into(),
+        text: text.into(),
+        ts: "2026-01-01T00:00:00Z".into(),
+        ..Default::default()
+    }
+}
+
+fn new_message(i: usize) -> NewMessage {
+    NewMessage {
+        chat_jid: "cli:bench".into(),
+        sender: "u".into(),
+        sender_name: "U".into(),
+        content: format!("reference {i}"),
+        ts: "t".into(),
+        ..Default::default()
+    }
+}
+
+fn median(s: &mut [Duration]) -> Duration {
+    pct(s, 0.5)
+}
+
+fn pct(s: &mut [Duration], p: f64) -> Duration {
+    s.sort();
+    s[((s.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

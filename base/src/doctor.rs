@@ -1,0 +1,76 @@
+//! `claw-host doctor`: whether this install can run, each check with what to do if it fails.
+
+use std::path::Path;
+
+use crate::config::{self, Config};
+
+pub async fn doctor(config_path: &Path) -> Result<(), String> {
+    let mut failed = 0;
+    let mut check = |name: &str, result: Result<String, String>| match result {
+        Ok(detail) => println!("ok    {name}: {detail}"),
+        Err(why) => {
+            failed += 1;
+            println!("FAIL  {name}: {why}");
+        }
+    };
+    let config = Config::load(config_path);
+    check("configuration", config.as_ref().map(|_| format!("{} parsed", config_path.display())).map_err(Clone::clone));
+    let config = config.unwrap_or_default();
+    let missing = config::missing();
+    check(
+        "credentials",
+        if missing.is_empty() {
+            Ok("set (kept in the host only)".into())
+        } else {
+            Err(format!("{} not set; add them to .env", missing.join(", ")))
+        },
+    );
+    let docker = bollard::Docker::connect_with_local_defaults().map_err(|e| e.to_string());
+    let docker = match docker {
+        Ok(d) => d.negotiate_version().await.map_err(|e| format!("not reachable: {e}; is the Docker engine running?")),
+        Err(e) => Err(e),
+    };
+    match docker {
+        Ok(d) => {
+            check("docker", Ok("reachable".into()));
+            let image = &config.container.image;
+            check(
+                "image",
+                d.inspect_image(image)
+                    .await
+                    .map(|_| format!("{image} present"))
+                    .map_err(|_| format!("{image} missing; build it with container/build.sh")),
+            );
+        }
+        Err(e) => check("docker", Err(e)),
+    }
+    let groups = crate::store::Store::open(&config.data_dir.join("claw.db")).and_then(|s| s.groups());
+    check(
+        "groups",
+        groups.and_then(|g| {
+            g.iter().try_for_each(|g| crate::groups::validate_folder(&g.folder))?;
+            Ok(if g.is_empty() {
+                "none registered yet (claw-host register ...)".into()
+            } else {
+                format!("{} registered", g.len())
+            })
+        }),
+    );
+    check("disk", free_space(&config.data_dir));
+    if failed > 0 {
+        return Err(format!("{failed} check(s) failed"));
+    }
+    Ok(())
+}
+
+fn free_space(dir: &Path) -> Result<String, String> {
+    let probe = if dir.exists() { dir } else { Path::new(".") };
+    let c = std::ffi::CString::new(probe.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: statvfs writes only into the zeroed struct we pass; the path is a valid C string.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return Err(format!("cannot read free space of {}", probe.display()));
+    }
+    let free = s.f_bavail as u64 * s.f_frsize as u64 / (1 << 20);
+    if free < 1024 { Err(format!("only {free} MiB free")) } else { Ok(format!("{free} MiB free")) }
+}

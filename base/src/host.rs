@@ -1,0 +1,219 @@
+//! The host: the shared state; inbound messages stored and routed; groups woken; tasks fired.
+//! What a woken group's worker does is in `worker.rs`; how requests from its container are
+//! authorised and answered is in `requests.rs`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::channels::{Channel, Inbound};
+use crate::config::Config;
+use crate::proxy::Proxy;
+use crate::queue::GroupQueue;
+use crate::router::{self, Admission};
+use crate::runner::Runner;
+use crate::scheduler::{self, Clock, stamp};
+use crate::store::{Group, NewMessage, Store};
+
+/// Most messages stored in one transaction.
+const INGEST_BATCH: usize = 512;
+
+pub struct Host {
+    pub config: Config,
+    pub data_dir: PathBuf,
+    pub store: Mutex<Store>,
+    pub channels: Vec<Box<dyn Channel>>,
+    pub(crate) runner: Runner,
+    pub(crate) proxy: Arc<Proxy>,
+    pub clock: Arc<dyn Clock>,
+    pub(crate) queue: GroupQueue,
+    pub(crate) groups: RwLock<HashMap<String, Group>>,
+    pub(crate) scheduler_wake: Notify,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+impl Host {
+    /// `config.data_dir` must already be absolute (containers mount paths under it).
+    pub fn new(
+        config: Config,
+        store: Store,
+        channels: Vec<Box<dyn Channel>>,
+        runner: Runner,
+        proxy: Arc<Proxy>,
+        clock: Arc<dyn Clock>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Host> {
+        let queue = GroupQueue::new(config.max_concurrent);
+        let data_dir = config.data_dir.clone();
+        Arc::new(Host {
+            config,
+            data_dir,
+            store: Mutex::new(store),
+            channels,
+            runner,
+            proxy,
+            clock,
+            queue,
+            groups: RwLock::new(HashMap::new()),
+            scheduler_wake: Notify::new(),
+            shutdown,
+        })
+    }
+
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn now(&self) -> String {
+        stamp(self.clock.now())
+    }
+
+    pub(crate) fn group(&self, jid: &str) -> Option<Group> {
+        self.groups.read().unwrap_or_else(|e| e.into_inner()).get(jid).cloned()
+    }
+
+    /// Loads registered groups, prepares their folders and model sockets.
+    pub fn load_groups(&self) -> Result<(), String> {
+        let groups = self.store().groups()?;
+        let global = self.data_dir.join("global");
+        std::fs::create_dir_all(&global).map_err(|e| format!("{}: {e}", global.display()))?;
+        for g in &groups {
+            let dir = crate::groups::folder_path(&self.data_dir, &g.folder)?;
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            give_to_agent(&dir);
+            self.proxy.serve_group(&self.socket_dir(&g.folder), &g.folder)?;
+        }
+        *self.groups.write().unwrap_or_else(|e| e.into_inner()) =
+            groups.into_iter().map(|g| (g.jid.clone(), g)).collect();
+        Ok(())
+    }
+
+    pub(crate) fn socket_dir(&self, folder: &str) -> PathBuf {
+        self.data_dir.join("sockets").join(folder)
+    }
+
+    /// Settles runs a crash interrupted and wakes every group with work left.
+    pub fn recover(self: &Arc<Self>) -> Result<(), String> {
+        let (answered, interrupted) = self.store().recover_runs(&self.now())?;
+        if answered + interrupted > 0 {
+            tracing::info!(answered, interrupted, "recovered runs from an earlier crash");
+        }
+        let pending = self.store().groups_with_pending()?;
+        for jid in pending {
+            self.wake(&jid);
+        }
+        Ok(())
+    }
+
+    /// Stores inbound messages in batches (one transaction each) and wakes the groups they
+    /// concern. Runs until every channel has dropped its sender.
+    pub async fn ingest(self: Arc<Self>, mut inbound: mpsc::Receiver<Inbound>) {
+        let mut batch = Vec::with_capacity(INGEST_BATCH);
+        while inbound.recv_many(&mut batch, INGEST_BATCH).await > 0 {
+            if let Err(e) = self.ingest_batch(&mut batch) {
+                tracing::error!("storing messages: {e}");
+            }
+            batch.clear();
+        }
+    }
+
+    pub fn ingest_batch(self: &Arc<Self>, batch: &mut [Inbound]) -> Result<(), String> {
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut wake = Vec::new();
+        {
+            let store = self.store();
+            for m in batch.iter() {
+                let group = self.group(&m.chat_jid);
+                let rule = self.config.sender_rule(&m.chat_jid, &m.sender);
+                match router::admit(group.as_ref(), &m.text, m.is_from_me, rule) {
+                    Admission::MetadataOnly => {
+                        store.upsert_chat(&m.chat_jid, m.chat_name.as_deref().unwrap_or(""), m.is_group)?
+                    }
+                    Admission::Drop => {}
+                    admission => {
+                        rows.push(NewMessage {
+                            chat_jid: m.chat_jid.clone(),
+                            sender: m.sender.clone(),
+                            sender_name: m.sender_name.clone(),
+                            content: m.text.clone(),
+                            ts: m.ts.clone(),
+                            is_from_me: m.is_from_me,
+                            external_id: m.external_id.clone(),
+                        });
+                        if admission == Admission::Wake {
+                            wake.push(m.chat_jid.clone());
+                        }
+                    }
+                }
+            }
+        }
+        self.store().insert_messages(&rows)?;
+        for m in batch.iter_mut() {
+            if let Some(ack) = m.stored.take() {
+                let _ = ack.send(());
+            }
+        }
+        wake.dedup();
+        for jid in wake {
+            self.wake(&jid);
+        }
+        Ok(())
+    }
+
+    /// Marks a group as having work, starting its worker if it has none.
+    pub fn wake(self: &Arc<Self>, jid: &str) {
+        if let Some(notify) = self.queue.wake(jid) {
+            tokio::spawn(self.clone().worker(jid.to_string(), notify));
+        }
+    }
+
+    /// Fires due tasks on time, sleeping until the next one (or until a task is added).
+    pub async fn run_scheduler(self: Arc<Self>) {
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            let due = scheduler::take_due(&self.store(), &self.clock);
+            match due {
+                Ok(tasks) => {
+                    for task in tasks {
+                        if let Some(notify) = self.queue.push_task(&task.chat_jid.clone(), task.clone()) {
+                            tokio::spawn(self.clone().worker(task.chat_jid.clone(), notify));
+                        }
+                    }
+                }
+                Err(e) => tracing::error!("scheduler: {e}"),
+            }
+            let next = self.store().next_due().ok().flatten();
+            let wait = next
+                .and_then(|n| chrono::DateTime::parse_from_rfc3339(&n).ok())
+                .map(|n| (n.with_timezone(&chrono::Utc) - self.clock.now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(60))
+                .min(Duration::from_secs(60));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.scheduler_wake.notified() => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Re-checks the schedule now (tests that move the clock call this).
+    pub fn poke_scheduler(&self) {
+        self.scheduler_wake.notify_one();
+    }
+
+    /// How many groups have a worker (and so possibly a container).
+    pub fn busy(&self) -> usize {
+        self.queue.active()
+    }
+}
+
+/// Lets the container's user (not root) write its group folder when the host runs as root.
+fn give_to_agent(dir: &std::path::Path) {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } == 0 {
+        let _ = std::os::unix::fs::chown(dir, Some(1000), Some(1000));
+    }
+}

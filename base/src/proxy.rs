@@ -1,0 +1,233 @@
+//! The credential proxy. Each group's container reaches the model through a Unix socket of its
+//! own (so the container needs no network, and the proxy knows which group is asking). The proxy
+//! forwards only the model API's paths, strips hop-by-hop and credential headers, adds the key,
+//! caps the request size, and counts tokens per group. The key exists only in this process.
+
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixListener;
+
+/// The only paths forwarded.
+const PATHS: &[&str] = &["/v1/messages", "/v1/messages/count_tokens"];
+/// Headers never forwarded in either direction (hop-by-hop), or never from the container
+/// (credentials it must not choose).
+const DROPPED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "x-api-key",
+    "authorization",
+    "content-length",
+];
+
+/// Called with (group folder, input tokens, output tokens) after each response.
+pub type UsageSink = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
+
+pub struct Proxy {
+    client: reqwest::Client,
+    upstream: String,
+    key: String,
+    max_request: usize,
+    usage: UsageSink,
+}
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+impl Proxy {
+    pub fn new(upstream: &str, key: String, max_request: usize, usage: UsageSink) -> Result<Arc<Proxy>, String> {
+        let client = reqwest::Client::builder().build().map_err(|e| format!("proxy: {e}"))?;
+        Ok(Arc::new(Proxy { client, upstream: upstream.trim_end_matches('/').to_string(), key, max_request, usage }))
+    }
+
+    /// Listens on `dir/model.sock` for `folder`'s container; returns the socket path.
+    pub fn serve_group(self: &Arc<Self>, dir: &Path, folder: &str) -> Result<PathBuf, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("proxy: {}: {e}", dir.display()))?;
+        let path = dir.join("model.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).map_err(|e| format!("proxy: binding {}: {e}", path.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        // The container's user is not the host's: let it connect; the folder is the boundary.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).map_err(|e| format!("proxy: {e}"))?;
+        let proxy = self.clone();
+        let folder = folder.to_string();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    break;
+                };
+                let proxy = proxy.clone();
+                let folder = folder.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let proxy = proxy.clone();
+                        let folder = folder.clone();
+                        async move { Ok::<_, Infallible>(proxy.handle(&folder, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(path)
+    }
+
+    async fn handle(&self, folder: &str, req: Request<Incoming>) -> Response<Body> {
+        let path = req.uri().path().to_string();
+        if !PATHS.contains(&path.as_str()) || req.method() != hyper::Method::POST {
+            tracing::warn!(group = folder, "proxy refused {} {path}", req.method());
+            return error(StatusCode::FORBIDDEN, "this path is not forwarded");
+        }
+        let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in req.headers() {
+            if !DROPPED.contains(&name.as_str()) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        let body = match Limited::new(req.into_body(), self.max_request).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+        };
+        let Ok(key) = reqwest::header::HeaderValue::from_str(&self.key) else {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "the host's API key is not a valid header");
+        };
+        headers.insert("x-api-key", key);
+        headers.entry("anthropic-version").or_insert(reqwest::header::HeaderValue::from_static("2023-06-01"));
+        let sent = self.client.post(format!("{}{path}{query}", self.upstream)).headers(headers).body(body).send().await;
+        let upstream = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(group = folder, "proxy: upstream: {e}");
+                return error(StatusCode::BAD_GATEWAY, "the model API is not reachable");
+            }
+        };
+        let mut response = Response::builder().status(upstream.status().as_u16());
+        for (name, value) in upstream.headers() {
+            if !DROPPED.contains(&name.as_str()) {
+                response = response.header(name, value);
+            }
+        }
+        let usage = self.usage.clone();
+        let folder = folder.to_string();
+        let mut counter = UsageCounter::default();
+        let stream = async_stream(upstream.bytes_stream(), move |chunk: Option<&Bytes>| match chunk {
+            Some(bytes) => counter.feed(bytes),
+            None => usage(&folder, counter.input, counter.output),
+        });
+        response
+            .body(BodyExt::boxed(StreamBody::new(stream)))
+            .unwrap_or_else(|_| error(StatusCode::BAD_GATEWAY, "bad upstream response"))
+    }
+}
+
+/// Passes a byte stream through, showing each chunk to `watch` and telling it when it ends.
+fn async_stream(
+    inner: impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    mut watch: impl FnMut(Option<&Bytes>) + Send + 'static,
+) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send + 'static {
+    let mut inner = Box::pin(inner);
+    let mut ended = false;
+    futures_util::stream::poll_fn(move |cx| {
+        if ended {
+            return std::task::Poll::Ready(None);
+        }
+        match inner.as_mut().poll_next(cx) {
+            std::task::Poll::Ready(Some(Ok(bytes))) => {
+                watch(Some(&bytes));
+                std::task::Poll::Ready(Some(Ok(Frame::data(bytes))))
+            }
+            std::task::Poll::Ready(Some(Err(e))) => {
+                ended = true;
+                watch(None);
+                std::task::Poll::Ready(Some(Err(std::io::Error::other(e))))
+            }
+            std::task::Poll::Ready(None) => {
+                ended = true;
+                watch(None);
+                std::task::Poll::Ready(None)
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    })
+}
+
+/// Reads token usage out of a response as it streams by: the `usage` objects of a JSON body or
+/// of SSE `message_start` / `message_delta` events.
+#[derive(Default)]
+pub struct UsageCounter {
+    line: Vec<u8>,
+    pub input: u64,
+    pub output: u64,
+}
+
+impl UsageCounter {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b'\n' {
+                let line = std::mem::take(&mut self.line);
+                self.read_line(&line);
+            } else if self.line.len() < (1 << 20) {
+                self.line.push(b);
+            }
+        }
+        // A plain JSON body has no newline at the end.
+        if !self.line.is_empty()
+            && self.line.starts_with(b"{")
+            && serde_json::from_slice::<serde_json::Value>(&self.line).is_ok()
+        {
+            let line = std::mem::take(&mut self.line);
+            self.read_line(&line);
+        }
+    }
+
+    fn read_line(&mut self, line: &[u8]) {
+        let json = line.strip_prefix(b"data: ").unwrap_or(line);
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
+            return;
+        };
+        let usage = value.get("usage").or_else(|| value.get("message").and_then(|m| m.get("usage")));
+        if let Some(u) = usage {
+            self.input += u.get("input_tokens").and_then(|v| v.as_u64()).unwrap_or(0);
+            self.output += u.get("output_tokens").and_then(|v| v.as_u64()).unwrap_or(0);
+        }
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Body> {
+    let body =
+        serde_json::json!({ "type": "error", "error": { "type": "proxy_error", "message": message } }).to_string();
+    let body = Full::new(Bytes::from(body)).map_err(|never: Infallible| match never {}).boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UsageCounter;
+
+    #[test]
+    fn counts_tokens_in_streams_and_bodies() {
+        let mut c = UsageCounter::default();
+        c.feed(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n");
+        c.feed(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":30}}\n");
+        assert_eq!((c.input, c.output), (12, 31));
+        let mut c = UsageCounter::default();
+        c.feed(b"{\"id\":\"m\",\"usage\":{\"input_tokens\":5,\"output_tokens\":7}}");
+        assert_eq!((c.input, c.output), (5, 7));
+    }
+}

@@ -1,0 +1,173 @@
+//! Requests from a container (send a message, schedule or manage tasks), answered by the host.
+//! Every one is checked by `authorize` against the identity of the container it came from,
+//! never against what the request says about itself.
+
+use claw_protocol::{FromAgent, ToAgent};
+
+use crate::host::Host;
+use crate::scheduler::{self, stamp};
+use crate::store::{Group, Task};
+
+impl Host {
+    /// Handles a request from `group`'s container; returns the answer to send back, if any.
+    pub(crate) async fn handle_request(
+        &self,
+        group: &Group,
+        run: i64,
+        request: FromAgent,
+    ) -> Result<Option<ToAgent>, String> {
+        match request {
+            FromAgent::SendMessage { chat, text } => {
+                let target = chat.unwrap_or_else(|| group.jid.clone());
+                match authorize(group, &target, None) {
+                    Ok(()) => self.deliver(run, &target, &text).await?,
+                    Err(why) => {
+                        tracing::warn!(group = group.folder, target, "refused send_message: {why}")
+                    }
+                }
+                Ok(None)
+            }
+            FromAgent::ScheduleTask { req, prompt, kind, spec, tz, context, chat } => {
+                let target = chat.unwrap_or_else(|| group.jid.clone());
+                let answer = self.schedule(group, &target, prompt, kind, spec, tz, context);
+                Ok(Some(match answer {
+                    Ok(id) => ToAgent::TaskResult { req, ok: true, data: serde_json::json!({ "id": id }) },
+                    Err(e) => {
+                        tracing::warn!(group = group.folder, "refused schedule_task: {e}");
+                        ToAgent::TaskResult { req, ok: false, data: serde_json::json!({ "error": e }) }
+                    }
+                }))
+            }
+            FromAgent::Task { req, op, id } => {
+                let answer = self.task_admin(group, &op, id);
+                Ok(Some(match answer {
+                    Ok(data) => ToAgent::TaskResult { req, ok: true, data },
+                    Err(e) => {
+                        tracing::warn!(group = group.folder, op, "refused task request: {e}");
+                        ToAgent::TaskResult { req, ok: false, data: serde_json::json!({ "error": e }) }
+                    }
+                }))
+            }
+            other => {
+                tracing::warn!(group = group.folder, "unexpected message {other:?}");
+                Ok(None)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn schedule(
+        &self,
+        group: &Group,
+        target: &str,
+        prompt: String,
+        kind: String,
+        spec: String,
+        tz: Option<String>,
+        context: Option<String>,
+    ) -> Result<i64, String> {
+        let owner = self.group(target).ok_or_else(|| format!("{target} is not a registered group"))?;
+        authorize(group, target, Some(&owner.folder))?;
+        let tz = tz.unwrap_or_else(|| self.config.timezone.clone());
+        let context = context.unwrap_or_else(|| "group".into());
+        if context != "group" && context != "isolated" {
+            return Err(format!("context {context:?}: expected group or isolated"));
+        }
+        let next = scheduler::first_run(&kind, &spec, &tz, self.clock.now())?.map(stamp);
+        let task = Task {
+            id: 0,
+            folder: owner.folder,
+            chat_jid: target.to_string(),
+            prompt,
+            kind,
+            spec,
+            tz,
+            context,
+            next_run: next,
+            status: "active".into(),
+        };
+        let id = self.store().add_task(&task, &self.now())?;
+        self.poke_scheduler();
+        Ok(id)
+    }
+
+    fn task_admin(&self, group: &Group, op: &str, id: Option<i64>) -> Result<serde_json::Value, String> {
+        let store = self.store();
+        if op == "list" {
+            let mut tasks = store.tasks_of(&group.folder)?;
+            if group.is_main {
+                tasks = self
+                    .groups
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .map(|g| store.tasks_of(&g.folder))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .concat();
+            }
+            let list: Vec<_> = tasks.iter().map(|t| serde_json::json!({ "id": t.id, "group": t.folder, "prompt": t.prompt, "kind": t.kind, "spec": t.spec, "tz": t.tz, "next_run": t.next_run, "status": t.status })).collect();
+            return Ok(serde_json::json!(list));
+        }
+        let id = id.ok_or("this operation needs a task id")?;
+        let task = store.task(id)?.ok_or_else(|| format!("no task {id}"))?;
+        authorize(group, &task.chat_jid, Some(&task.folder))?;
+        let status = match op {
+            "pause" => "paused",
+            "resume" => "active",
+            "cancel" => "cancelled",
+            other => return Err(format!("unknown task operation {other:?}")),
+        };
+        let next = if status == "active" {
+            task.next_run.clone().or_else(|| {
+                scheduler::first_run(&task.kind, &task.spec, &task.tz, self.clock.now()).ok().flatten().map(stamp)
+            })
+        } else {
+            task.next_run.clone()
+        };
+        store.set_task_schedule(id, next.as_deref(), status)?;
+        Ok(serde_json::json!({ "id": id, "status": status }))
+    }
+}
+
+/// The one place where a container's request is allowed or refused: a group may act only on its
+/// own chat and its own tasks; the main group may act for any group.
+pub fn authorize(group: &Group, target_chat: &str, target_folder: Option<&str>) -> Result<(), String> {
+    if group.is_main {
+        return Ok(());
+    }
+    if target_chat != group.jid {
+        return Err(format!("group {} may not act on chat {target_chat}", group.folder));
+    }
+    if let Some(folder) = target_folder
+        && folder != group.folder
+    {
+        return Err(format!("group {} may not act on group {folder}'s tasks", group.folder));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(folder: &str, is_main: bool) -> Group {
+        Group {
+            jid: format!("cli:{folder}"),
+            name: folder.into(),
+            folder: folder.into(),
+            trigger: "@Andy".into(),
+            is_main,
+            requires_trigger: true,
+            mounts: vec![],
+        }
+    }
+
+    #[test]
+    fn a_group_acts_only_on_its_own_chat_and_tasks() {
+        let a = group("a", false);
+        assert!(authorize(&a, "cli:a", Some("a")).is_ok());
+        assert!(authorize(&a, "cli:b", None).unwrap_err().contains("may not act on chat cli:b"));
+        assert!(authorize(&a, "cli:a", Some("b")).unwrap_err().contains("group b's tasks"));
+        assert!(authorize(&group("main", true), "cli:b", Some("b")).is_ok());
+    }
+}

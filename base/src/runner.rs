@@ -1,0 +1,255 @@
+//! The runner: one hardened container per group session, through the Docker API (bollard).
+//! The container has no network, a read-only root, no capabilities, no way to gain privileges,
+//! a non-root user and pids/memory/CPU limits; it sees only its group's folder (read-write), the
+//! global memory (read-only) and a socket to the credential proxy. It speaks the protocol of
+//! `claw-protocol` over its attached stdin and stdout.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder,
+};
+use claw_protocol::{FromAgent, MAX_LINE, ToAgent};
+use futures_util::StreamExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::config::ContainerConfig;
+use crate::mounts::Mount;
+
+/// The label that marks this host's containers, valued with its data directory, so orphans
+/// from an earlier run of the same install can be found and removed.
+const LABEL: &str = "claw.data";
+/// The uid:gid the agent runs as when the host itself runs as root.
+const AGENT_USER: &str = "1000:1000";
+
+/// What comes out of a running container.
+#[derive(Debug)]
+pub enum Event {
+    Message(FromAgent),
+    /// A line that is not valid protocol: logged and dropped, never fatal.
+    Invalid(String),
+    /// The output cap was reached; the container is being stopped.
+    OverCap,
+}
+
+pub struct Runner {
+    docker: Docker,
+    config: ContainerConfig,
+    data_dir: PathBuf,
+    /// Settings for the agent (never a secret: the key stays in the proxy).
+    env: Vec<String>,
+}
+
+/// A running group container.
+pub struct Session {
+    pub id: String,
+    stdin: Pin<Box<dyn AsyncWrite + Send>>,
+    events: mpsc::Receiver<Event>,
+    docker: Docker,
+}
+
+impl Runner {
+    pub async fn connect(config: ContainerConfig, data_dir: &Path, env: Vec<String>) -> Result<Runner, String> {
+        let docker = Docker::connect_with_local_defaults().map_err(|e| format!("docker: {e}"))?;
+        let docker = docker.negotiate_version().await.map_err(|e| format!("docker is not reachable: {e}"))?;
+        let data_dir = data_dir.canonicalize().map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        Ok(Runner { docker, config, data_dir, env })
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Removes every container an earlier run of this install left behind.
+    pub async fn remove_orphans(&self) -> Result<usize, String> {
+        let filters = HashMap::from([("label", vec![format!("{LABEL}={}", self.data_dir.display())])]);
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let found =
+            self.docker.list_containers(Some(options)).await.map_err(|e| format!("docker: listing containers: {e}"))?;
+        let mut removed = 0;
+        for container in found {
+            if let Some(id) = container.id {
+                let options = RemoveContainerOptionsBuilder::new().force(true).build();
+                if self.docker.remove_container(&id, Some(options)).await.is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The container settings for a group: the hardening flags and the mounts, nothing else.
+    pub fn container_body(&self, folder: &str, mounts: &[Mount]) -> ContainerCreateBody {
+        let user = if is_root() { AGENT_USER.to_string() } else { format!("{}:{}", uid(), gid()) };
+        let host_config = HostConfig {
+            binds: Some(mounts.iter().map(Mount::bind).collect()),
+            network_mode: Some("none".into()),
+            readonly_rootfs: Some(true),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges:true".into()]),
+            pids_limit: Some(self.config.pids),
+            memory: Some(self.config.memory_mb * 1024 * 1024),
+            memory_swap: Some(self.config.memory_mb * 1024 * 1024),
+            nano_cpus: Some((self.config.cpus * 1e9) as i64),
+            tmpfs: Some(HashMap::from([("/tmp".to_string(), "rw,noexec,nosuid,nodev,size=64m".to_string())])),
+            ..Default::default()
+        };
+        ContainerCreateBody {
+            image: Some(self.config.image.clone()),
+            user: Some(user),
+            working_dir: Some("/workspace/group".into()),
+            env: Some(
+                [
+                    vec!["HOME=/workspace/group".to_string(), "CLAW_MODEL_SOCKET=/run/claw/model.sock".to_string()],
+                    self.env.clone(),
+                ]
+                .concat(),
+            ),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            open_stdin: Some(true),
+            stdin_once: Some(false),
+            tty: Some(false),
+            labels: Some(HashMap::from([
+                (LABEL.to_string(), self.data_dir.display().to_string()),
+                ("claw.group".to_string(), folder.to_string()),
+            ])),
+            host_config: Some(host_config),
+            ..Default::default()
+        }
+    }
+
+    /// Creates, attaches and starts a group's container.
+    pub async fn start(&self, folder: &str, mounts: &[Mount]) -> Result<Session, String> {
+        let name = format!("claw-{folder}-{}", chrono::Utc::now().timestamp_millis());
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        let created = self
+            .docker
+            .create_container(Some(options), self.container_body(folder, mounts))
+            .await
+            .map_err(|e| format!("docker: creating {name}: {e}"))?;
+        let id = created.id;
+        let attach = AttachContainerOptionsBuilder::new().stdin(true).stdout(true).stderr(true).stream(true).build();
+        let attached = match self.docker.attach_container(&id, Some(attach)).await {
+            Ok(a) => a,
+            Err(e) => {
+                remove(&self.docker, &id).await;
+                return Err(format!("docker: attaching to {name}: {e}"));
+            }
+        };
+        if let Err(e) = self.docker.start_container(&id, None).await {
+            remove(&self.docker, &id).await;
+            return Err(format!("docker: starting {name}: {e}"));
+        }
+        tracing::info!(group = folder, container = name, "started a container");
+        let (tx, events) = mpsc::channel(64);
+        tokio::spawn(read_output(attached.output, tx, self.config.output_cap_bytes, name));
+        Ok(Session { id, stdin: attached.input, events, docker: self.docker.clone() })
+    }
+}
+
+impl Session {
+    pub async fn send(&mut self, msg: &ToAgent) -> Result<(), String> {
+        let line = claw_protocol::encode(msg);
+        self.stdin.write_all(line.as_bytes()).await.map_err(|e| format!("writing to the agent: {e}"))?;
+        self.stdin.flush().await.map_err(|e| format!("writing to the agent: {e}"))
+    }
+
+    /// The next event; `None` once the container's output has ended (it exited).
+    pub async fn next(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// The container's exit code, once it has stopped.
+    pub async fn exit_code(&mut self) -> Option<i64> {
+        let inspect = self.docker.inspect_container(&self.id, None).await.ok()?;
+        inspect.state.and_then(|s| s.exit_code)
+    }
+
+    /// Stops and removes the container.
+    pub async fn stop(self) {
+        remove(&self.docker, &self.id).await;
+    }
+}
+
+async fn remove(docker: &Docker, id: &str) {
+    let options = RemoveContainerOptionsBuilder::new().force(true).build();
+    if let Err(e) = docker.remove_container(id, Some(options)).await {
+        tracing::warn!(container = id, "removing container: {e}");
+    }
+}
+
+/// Splits stdout into protocol lines; stderr goes to the log. Stops reading (and the container
+/// is stopped by its owner) once `cap` bytes have come out.
+async fn read_output(
+    mut output: Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    tx: mpsc::Sender<Event>,
+    cap: usize,
+    name: String,
+) {
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    let mut skipping = false;
+    while let Some(item) = output.next().await {
+        let Ok(chunk) = item else { break };
+        match chunk {
+            LogOutput::StdOut { message } => {
+                total += message.len();
+                if total > cap {
+                    let _ = tx.send(Event::OverCap).await;
+                    return;
+                }
+                for &b in message.iter() {
+                    if b != b'\n' {
+                        if buffer.len() < MAX_LINE {
+                            buffer.push(b);
+                        } else {
+                            skipping = true;
+                        }
+                        continue;
+                    }
+                    let line = std::mem::take(&mut buffer);
+                    if std::mem::take(&mut skipping) {
+                        let _ = tx.send(Event::Invalid(format!("line over {MAX_LINE} bytes dropped"))).await;
+                        continue;
+                    }
+                    let text = String::from_utf8_lossy(&line);
+                    let event = match claw_protocol::decode::<FromAgent>(text.trim()) {
+                        Ok(msg) => Event::Message(msg),
+                        Err(e) => Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>())),
+                    };
+                    if tx.send(event).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            LogOutput::StdErr { message } => {
+                let text = String::from_utf8_lossy(&message);
+                tracing::debug!(container = %name, "agent: {}", text.trim_end().chars().take(2000).collect::<String>());
+            }
+            _ => {}
+        }
+    }
+}
+
+fn is_root() -> bool {
+    uid() == 0
+}
+
+fn uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+fn gid() -> u32 {
+    // SAFETY: getgid has no preconditions and cannot fail.
+    unsafe { libc::getgid() }
+}

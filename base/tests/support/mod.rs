@@ -1,0 +1,248 @@
+//! End-to-end harness: a throw-away install (config, `.env`, data folder), the fake model on
+//! loopback, and the real `claw-host` binary driven through its terminal channel, running real
+//! containers on the real Docker engine.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use claw_testkit::{FakeModel, Recorded, Step};
+pub use serde_json::{Value, json};
+
+pub const IMAGE: &str = "claw-agent:latest";
+/// The key the host holds; no container may ever see it.
+pub const KEY: &str = "sk-test-SECRET-4242";
+
+pub struct Install {
+    pub dir: tempfile::TempDir,
+    pub model: FakeModel,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Install {
+    /// An install whose model answers with `script`; `extra` is appended to claw.toml.
+    pub fn new(script: Vec<Step>, extra: &str) -> Install {
+        let status = Command::new("docker")
+            .args(["image", "inspect", IMAGE])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("docker");
+        assert!(status.success(), "the agent image {IMAGE} is missing: run base/container/build.sh");
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let model = rt.block_on(FakeModel::start(script)).expect("fake model");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = format!(
+            "data_dir = \"data\"\nmax_concurrent = 5\n{extra}\n[container]\nimage = \"{IMAGE}\"\nmemory_mb = 256\npids = 64\nidle_timeout_secs = 3\nhard_timeout_secs = 40\n\
+             mount_allowlist = \"{}\"\n[model]\nupstream = \"{}\"\n[retry]\nbase_ms = 200\nmax_ms = 1000\nmax_attempts = 3\n",
+            dir.path().join("allowlist.toml").display(),
+            model.url()
+        );
+        std::fs::write(dir.path().join("claw.toml"), config).expect("config");
+        std::fs::write(dir.path().join(".env"), format!("ANTHROPIC_API_KEY={KEY}\n")).expect(".env");
+        Install { dir, model, rt }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.path().join("data")
+    }
+
+    pub fn register(&self, jid: &str, folder: &str, flags: &[&str]) {
+        let out = Command::new(env!("CARGO_BIN_EXE_claw-host"))
+            .arg("register")
+            .args([jid, folder, folder])
+            .args(flags)
+            .current_dir(self.path())
+            .output()
+            .expect("register");
+        assert!(out.status.success(), "register: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub fn host(&self) -> Host {
+        Host::spawn(self.path())
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.model.requests()
+    }
+
+    /// Waits until the model has received `n` requests.
+    pub fn wait_requests(&self, n: usize, within: Duration) -> Vec<Recorded> {
+        let start = Instant::now();
+        loop {
+            let r = self.requests();
+            if r.len() >= n {
+                return r;
+            }
+            assert!(start.elapsed() < within, "the model got {} requests, expected {n}", r.len());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Containers of this install that still exist.
+    pub fn containers(&self) -> Vec<String> {
+        let data = self.data().canonicalize().unwrap_or(self.data());
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("label=claw.data={}", data.display())])
+            .output()
+            .expect("docker ps");
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    }
+}
+
+impl Drop for Install {
+    fn drop(&mut self) {
+        for id in self.containers() {
+            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+        }
+    }
+}
+
+/// A running `claw-host run`.
+pub struct Host {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Host {
+    fn spawn(dir: &Path) -> Host {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_claw-host"))
+            .arg("run")
+            .current_dir(dir)
+            .env("CLAW_LOG", "debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn claw-host");
+        let stdin = child.stdin.take().expect("stdin");
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let host = Host { child, stdin, lines, stderr };
+        host.wait_log("claw-host is running", Duration::from_secs(30));
+        host
+    }
+
+    pub fn say(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("write to the host");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// The next line the host prints to the terminal chat.
+    pub fn reply(&self, within: Duration) -> String {
+        self.lines
+            .recv_timeout(within)
+            .unwrap_or_else(|_| panic!("no reply within {within:?}; host log:\n{}", self.log()))
+    }
+
+    /// Every line printed within `window`.
+    pub fn replies_for(&self, window: Duration) -> Vec<String> {
+        let end = Instant::now() + window;
+        let mut out = Vec::new();
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(l) => out.push(l),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn wait_log(&self, needle: &str, within: Duration) {
+        let start = Instant::now();
+        while !self.log().contains(needle) {
+            if let Ok(Some(status)) = self.child_status() {
+                panic!("claw-host exited ({status}) before logging {needle:?}:\n{}", self.log());
+            }
+            assert!(start.elapsed() < within, "claw-host did not log {needle:?} within {within:?}:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn child_status(&self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        // try_wait needs &mut; peek through /proc instead.
+        let alive = Path::new(&format!("/proc/{}", self.child.id())).exists();
+        Ok(if alive { None } else { Some(std::process::ExitStatus::default()) })
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The text of every tool result the model was sent in request `r`.
+pub fn tool_results(r: &Recorded) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in r.body["messages"].as_array().into_iter().flatten() {
+        for block in m["content"].as_array().into_iter().flatten() {
+            if block["type"] == "tool_result" {
+                out.push(block["content"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Every text the model was sent in request `r`, user turns only.
+pub fn user_text(r: &Recorded) -> String {
+    let mut out = String::new();
+    for m in r.body["messages"].as_array().into_iter().flatten().filter(|m| m["role"] == "user") {
+        match &m["content"] {
+            Value::String(s) => out.push_str(s),
+            Value::Array(blocks) => blocks.iter().filter_map(|b| b["text"].as_str()).for_each(|t| out.push_str(t)),
+            _ => {}
+        }
+        out.push('\n');
+    }
+    out
+}
