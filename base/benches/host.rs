@@ -134,7 +134,10 @@ async fn containers() {
     let mut warm = Vec::new();
     for i in 0..200 {
         let start = Instant::now();
-        session.send(&claw_protocol::ToAgent::Followup { text: format!("follow-up {i}") }).await.expect("send");
+        session
+            .send(&claw_protocol::ToAgent::Followup { seq: i + 1, text: format!("follow-up {i}") })
+            .await
+            .expect("send");
         session.next().await.expect("echo");
         warm.push(start.elapsed());
     }

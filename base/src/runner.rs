@@ -53,6 +53,8 @@ pub struct Session {
     stdin: Pin<Box<dyn AsyncWrite + Send>>,
     events: mpsc::Receiver<Event>,
     docker: Docker,
+    /// Follow-ups sent to this container so far (the `seq` of the last one).
+    pub followups: u64,
 }
 
 impl Runner {
@@ -152,7 +154,7 @@ impl Runner {
         tracing::info!(group = folder, container = name, "started a container");
         let (tx, events) = mpsc::channel(64);
         tokio::spawn(read_output(attached.output, tx, self.config.output_cap_bytes, name));
-        Ok(Session { id, stdin: attached.input, events, docker: self.docker.clone() })
+        Ok(Session { id, stdin: attached.input, events, docker: self.docker.clone(), followups: 0 })
     }
 }
 

@@ -202,7 +202,9 @@ impl Host {
                     if let Some(last) = more.last() {
                         end = last.id;
                         self.store().extend_run(run, end)?;
-                        s.send(&ToAgent::Followup { text: router::format_prompt(&more, &self.config.timezone, &self.now()) }).await?;
+                        s.followups += 1;
+                        let text = router::format_prompt(&more, &self.config.timezone, &self.now());
+                        s.send(&ToAgent::Followup { seq: s.followups, text }).await?;
                     }
                     continue;
                 }
@@ -218,9 +220,12 @@ impl Host {
                 Some(Event::Invalid(e)) => {
                     tracing::warn!(group = group.folder, "dropped a bad line: {e}")
                 }
-                Some(Event::Message(FromAgent::Done { session })) => {
+                Some(Event::Message(FromAgent::Done { session, seq })) => {
                     self.store().set_session(&group.folder, &session)?;
-                    return Ok(());
+                    // A follow-up that crossed this `done` gets a run of its own: read on.
+                    if seq >= s.followups {
+                        return Ok(());
+                    }
                 }
                 Some(Event::Message(FromAgent::Error { message })) => {
                     return Err(format!("agent: {message}"));

@@ -100,6 +100,33 @@ fn a_follow_up_reaches_the_running_container() {
     assert_eq!(host.log().matches("started a container").count(), 1, "no second container");
 }
 
+/// A follow-up can cross the agent's `done` on the wire. A scripted agent makes the crossing
+/// certain: it replies, waits until the host has sent the follow-up, ends the run without it,
+/// and only then answers it. The host must read on and deliver that answer.
+#[test]
+fn a_follow_up_that_crosses_the_end_of_a_run_is_still_answered() {
+    const SCRIPT: &str = r#"#!/bin/sh
+read -r prompt
+echo '{"type":"output","text":"first"}'
+sleep 3
+echo '{"type":"done","session":"s1","seq":0}'
+read -r followup
+case "$followup" in *'"seq":1'*'and two'*) echo '{"type":"output","text":"crossed"}' ;; esac
+echo '{"type":"done","session":"s1","seq":1}'
+read -r close
+"#;
+    let image = scripted_image("claw-test-crossing", SCRIPT);
+    let install = Install::new(vec![], "");
+    install.use_image(&image);
+    install.register("cli:local", "main", &["--main"]);
+    let mut host = install.host();
+    host.say("one");
+    assert_eq!(host.reply(T), "first");
+    host.say("and two");
+    assert_eq!(host.reply(T), "crossed");
+    assert!(!host.log().contains("run failed"), "{}", host.log());
+}
+
 #[test]
 fn a_killed_host_runs_the_pending_batch_once_and_never_replies_twice() {
     let install = Install::new(vec![delayed("lost with the first host", 4000), Step::text("answered once")], "");

@@ -27,21 +27,34 @@ const MAX_TURNS: usize = 100;
 struct Inbox {
     rx: mpsc::UnboundedReceiver<ToAgent>,
     later: VecDeque<ToAgent>,
+    /// The last follow-up taken in, reported in every `done` so the host knows whether one
+    /// crossed it.
+    seq: u64,
 }
 
 impl Inbox {
     async fn next(&mut self) -> Option<ToAgent> {
         match self.later.pop_front() {
             Some(msg) => Some(msg),
-            None => self.rx.recv().await,
+            None => {
+                let msg = self.rx.recv().await;
+                if let Some(ToAgent::Followup { seq, .. }) = &msg {
+                    self.seq = *seq;
+                }
+                msg
+            }
         }
     }
 
+    /// Follow-ups that arrived during the run.
     fn followups(&mut self) -> Vec<String> {
         let mut texts = Vec::new();
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
-                ToAgent::Followup { text } => texts.push(text),
+                ToAgent::Followup { seq, text } => {
+                    self.seq = seq;
+                    texts.push(text);
+                }
                 other => self.later.push_back(other),
             }
         }
@@ -58,7 +71,7 @@ struct Agent {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let (link, rx) = Link::start();
-    let mut inbox = Inbox { rx, later: VecDeque::new() };
+    let mut inbox = Inbox { rx, later: VecDeque::new(), seq: 0 };
     let workspace = PathBuf::from(std::env::var("CLAW_WORKSPACE").unwrap_or_else(|_| "/workspace/group".into()));
     let wanted = std::env::var("CLAW_PROVIDER").ok();
     let mut providers = providers::registry();
@@ -83,7 +96,8 @@ async fn main() {
                 }
                 agent.run(&link, &mut inbox, text, isolated).await;
             }
-            ToAgent::Followup { text } => agent.run(&link, &mut inbox, text, false).await,
+            // It crossed the previous run's `done`: answer it in a run of its own.
+            ToAgent::Followup { text, .. } => agent.run(&link, &mut inbox, text, false).await,
             ToAgent::TaskResult { .. } => {}
             ToAgent::Close => break,
         }
@@ -147,7 +161,7 @@ impl Agent {
                 eprintln!("claw-agent: saving the session: {e}");
             }
         }
-        link.send(&FromAgent::Done { session: session.id });
+        link.send(&FromAgent::Done { session: session.id, seq: inbox.seq });
     }
 
     async fn call_tool(&self, call: &Value) -> Value {

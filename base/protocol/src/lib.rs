@@ -14,8 +14,9 @@ pub const MAX_LINE: usize = 1 << 20;
 pub enum ToAgent {
     /// Starts a run. `isolated` runs without the group's saved session.
     Prompt { v: u32, text: String, isolated: bool },
-    /// More messages for the run in progress, or the next run of a warm container.
-    Followup { text: String },
+    /// More messages for the run in progress. `seq` counts follow-ups in this container from 1;
+    /// one that arrives after the run ended starts the next run.
+    Followup { seq: u64, text: String },
     /// The answer to a `Task` or `ScheduleTask` request.
     TaskResult { req: u64, ok: bool, data: serde_json::Value },
     /// Finish the current run and exit.
@@ -50,9 +51,11 @@ pub enum FromAgent {
         op: String,
         id: Option<i64>,
     },
-    /// The run is over; `session` is the id to resume next time.
+    /// The run is over; `session` is the id to resume next time. `seq` is the last follow-up
+    /// this container has taken in (0 for none): a later one gets a run of its own.
     Done {
         session: String,
+        seq: u64,
     },
     Error {
         message: String,

@@ -67,6 +67,14 @@ impl Install {
         assert!(out.status.success(), "register: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// Runs groups in `image` instead of the agent image.
+    pub fn use_image(&self, image: &str) {
+        let path = self.path().join("claw.toml");
+        let config = std::fs::read_to_string(&path).expect("config");
+        let config = config.replace(&format!("image = \"{IMAGE}\""), &format!("image = \"{image}\""));
+        std::fs::write(path, config).expect("config");
+    }
+
     pub fn host(&self) -> Host {
         Host::spawn(self.path())
     }
@@ -245,4 +253,17 @@ pub fn user_text(r: &Recorded) -> String {
         out.push('\n');
     }
     out
+}
+
+/// An image like the agent's whose entry point is `script` (busybox sh), for tests that need an
+/// agent to behave in an exact order. Returns its tag.
+pub fn scripted_image(name: &str, script: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("agent.sh"), script).expect("script");
+    let dockerfile = format!("FROM {IMAGE}\nCOPY agent.sh /agent.sh\nENTRYPOINT [\"/bin/sh\", \"/agent.sh\"]\n");
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("Dockerfile");
+    let tag = format!("{name}:latest");
+    let out = Command::new("docker").args(["build", "-q", "-t", &tag]).arg(dir.path()).output().expect("docker build");
+    assert!(out.status.success(), "building {tag}: {}", String::from_utf8_lossy(&out.stderr));
+    tag
 }
