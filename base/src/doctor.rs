@@ -56,11 +56,33 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
             })
         }),
     );
+    for (channel, status) in channel_statuses(&config.data_dir) {
+        check(&format!("channel {channel}"), status);
+    }
     check("disk", free_space(&config.data_dir));
     if failed > 0 {
         return Err(format!("{failed} check(s) failed"));
     }
     Ok(())
+}
+
+/// What each channel last reported (see `channels::report`).
+fn channel_statuses(data_dir: &Path) -> Vec<(String, Result<String, String>)> {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("channels")) else { return Vec::new() };
+    let mut out: Vec<_> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().strip_suffix(".status")?.to_string();
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            let status = match text.trim().split_once(' ').unwrap_or((text.trim(), "")) {
+                ("up", detail) => Ok(detail.to_string()),
+                (_, detail) => Err(format!("down: {detail}")),
+            };
+            Some((name, status))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 fn free_space(dir: &Path) -> Result<String, String> {

@@ -45,7 +45,7 @@ async fn read_line_capped(
 pub struct Cli;
 
 /// Opens the terminal chat; it needs no configuration.
-pub fn open() -> Result<Box<dyn Channel>> {
+pub fn open(_config: &crate::config::Config) -> Result<Box<dyn Channel>> {
     Ok(Box::new(Cli))
 }
 

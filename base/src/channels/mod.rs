@@ -8,6 +8,8 @@ use std::pin::Pin;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::Config;
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type Result<T> = std::result::Result<T, String>;
 
@@ -55,8 +57,20 @@ pub trait Channel: Send + Sync {
 /// Every channel this install was built with. Each entry opens one channel from its
 /// configuration, failing with a message that names what is missing.
 #[rustfmt::skip] // One entry per line: each channel's registration is one line of diff.
-pub fn registry() -> Result<Vec<Box<dyn Channel>>> {
+pub fn registry(config: &Config) -> Result<Vec<Box<dyn Channel>>> {
     Ok(vec![
-        cli::open()?,
+        cli::open(config)?,
     ])
+}
+
+/// Where a channel reports whether it is connected, for `claw-host doctor` to read: one line,
+/// `up` or `down`, then what a person should know (`down` stays until the channel is back).
+pub fn report(data_dir: &std::path::Path, channel: &str, up: bool, detail: &str) {
+    let dir = data_dir.join("channels");
+    let line = format!("{} {}\n", if up { "up" } else { "down" }, detail.replace('\n', " "));
+    let written =
+        std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(format!("{channel}.status")), line));
+    if let Err(e) = written {
+        tracing::warn!(channel, "writing the channel status: {e}");
+    }
 }

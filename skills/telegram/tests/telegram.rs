@@ -1,0 +1,124 @@
+//! Telegram end to end: the real host polls the stand-in Bot API, runs the agent in a real
+//! container against the fake model, and answers through `sendMessage`.
+
+mod support;
+
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use claw_testkit::telegram::{BOT_ID, BOT_USERNAME, FakeTelegram};
+use support::*;
+
+const T: Duration = Duration::from_secs(120);
+const TOKEN: &str = "4242:telegram-test-token";
+
+struct Setup {
+    install: Install,
+    fake: FakeTelegram,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn setup(script: Vec<Step>, token: &str) -> Setup {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let fake = rt.block_on(FakeTelegram::start(TOKEN)).expect("fake Bot API");
+    let install = Install::new(script, "assistant_name = \"Andy\"");
+    let mut env = std::fs::OpenOptions::new().append(true).open(install.path().join(".env")).expect(".env");
+    writeln!(env, "TELEGRAM_BOT_TOKEN={token}\nTELEGRAM_API_URL={}", fake.url()).expect(".env");
+    Setup { install, fake, _rt: rt }
+}
+
+fn user(id: i64) -> Value {
+    json!({ "id": id, "is_bot": false, "first_name": "Ann", "last_name": "Lee" })
+}
+
+fn group(id: i64) -> Value {
+    json!({ "id": id, "type": "supergroup", "title": format!("Group {id}") })
+}
+
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(start.elapsed() < T, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn count(install: &Install, sql: &str) -> i64 {
+    let db = rusqlite::Connection::open(install.data().join("claw.db")).expect("db");
+    db.query_row(sql, [], |r| r.get(0)).expect("query")
+}
+
+#[test]
+fn a_message_runs_the_agent_and_the_reply_goes_back_through_send_message() {
+    let s = setup(vec![Step::text("hello from the agent"), Step::text("answer to the mention")], TOKEN);
+    s.install.register("telegram:-1001", "main", &["--main"]);
+    s.install.register("telegram:-1002", "team", &[]);
+    let host = s.install.host();
+    host.wait_log("telegram: connected", T);
+
+    // The bot's own message is ignored; the person's runs the agent.
+    s.fake.message(group(-1001), json!({ "id": BOT_ID, "is_bot": true, "first_name": "Claw" }), "my own echo");
+    s.fake.message(group(-1001), user(42), "hi <there> & welcome");
+    let reply = wait_for("the reply", || s.fake.sent().into_iter().find(|(chat, _)| *chat == -1001));
+    assert_eq!(reply.1, "hello from the agent");
+    let prompt = user_text(&s.install.requests()[0]);
+    assert!(prompt.contains("hi &lt;there&gt; &amp; welcome") && prompt.contains("Ann Lee"), "{prompt}");
+    assert!(!prompt.contains("my own echo"), "the bot's own message reached the agent: {prompt}");
+    assert!(s.fake.calls().iter().any(|c| c.method == "sendChatAction" && c.params["action"] == "typing"));
+
+    // In a group that needs the trigger, the bot's @mention is the trigger.
+    s.fake.message(group(-1002), user(43), "no mention, no run");
+    s.fake.message(group(-1002), user(43), &format!("@{BOT_USERNAME} what now?"));
+    let reply = wait_for("the mention's reply", || s.fake.sent().into_iter().find(|(chat, _)| *chat == -1002));
+    assert_eq!(reply.1, "answer to the mention");
+    let prompt = user_text(&s.install.requests()[1]);
+    assert!(prompt.contains("@Andy what now?") && prompt.contains("no mention, no run"), "{prompt}");
+
+    // An unregistered chat is metadata only; /chatid tells a person what to register.
+    s.fake.message(json!({ "id": 555, "type": "private", "first_name": "Bob" }), user(555), "who are you?");
+    s.fake.message(json!({ "id": 555, "type": "private", "first_name": "Bob" }), user(555), "/chatid");
+    let answer = wait_for("the /chatid answer", || s.fake.sent().into_iter().find(|(chat, _)| *chat == 555));
+    assert_eq!(answer.1, "This chat is telegram:555");
+    assert_eq!(count(&s.install, "SELECT count(*) FROM chats WHERE jid = 'telegram:555' AND name = 'Bob'"), 1);
+    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE chat_jid = 'telegram:555'"), 0);
+    assert_eq!(s.install.requests().len(), 2, "no run for the unregistered chat");
+    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE content = '/chatid'"), 0);
+}
+
+#[test]
+fn a_rate_limited_reply_waits_and_is_delivered_once() {
+    let s = setup(vec![Step::text("after the wait")], TOKEN);
+    s.install.register("telegram:-1001", "main", &["--main"]);
+    let host = s.install.host();
+    host.wait_log("telegram: connected", T);
+    s.fake.fail_next("sendMessage", 429, Some(1));
+    s.fake.message(group(-1001), user(42), "hello");
+    let reply = wait_for("the reply", || s.fake.sent().into_iter().find(|(_, text)| text == "after the wait"));
+    assert_eq!(reply.0, -1001);
+    std::thread::sleep(Duration::from_secs(1));
+    let sends = s.fake.calls().iter().filter(|c| c.method == "sendMessage").count();
+    assert_eq!(sends, 2, "one refused with 429, one delivered");
+}
+
+#[test]
+fn a_bad_token_is_one_clear_error_and_a_backoff_not_a_crash_loop() {
+    let s = setup(vec![], "4242:wrong-token");
+    let mut host = s.install.host();
+    host.wait_log("the bot token was refused", T);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(host.is_running(), "the host must keep running:\n{}", host.log());
+    assert_eq!(host.log().matches("the bot token was refused").count(), 1, "{}", host.log());
+    assert_eq!(s.fake.calls().len(), 1, "it backs off instead of hammering the API");
+    let doctor = Command::new(env!("CARGO_BIN_EXE_claw-host"))
+        .arg("doctor")
+        .current_dir(s.install.path())
+        .output()
+        .expect("doctor");
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(report.contains("FAIL  channel telegram: down: the bot token was refused"), "{report}");
+    assert!(!report.contains("wrong-token"), "the token must not be printed: {report}");
+}
