@@ -29,7 +29,7 @@ fn the_persons_edits_survive_apply_and_remove() {
             && after.contains("// My note about channels.\n/// A chat platform.\n"),
         "{after}"
     );
-    assert!(after.contains("alpha::open(config)?,"));
+    assert!(after.contains("(\"alpha\", alpha::open),"));
     assert!(read(&dir, "src/config.rs").contains("pub fn my_helper() -> u32"));
     let diff = ok(&dir, &["diff"]);
     assert!(diff.contains("+// My note about channels.") && diff.contains("+pub fn my_helper()"), "{diff}");
@@ -43,7 +43,7 @@ fn the_persons_edits_survive_apply_and_remove() {
 /// Edits the very line after which alpha registers itself.
 fn edit_the_slot_line(dir: &std::path::Path) -> usize {
     let text = read(dir, "src/channels/mod.rs")
-        .replace("        cli::open(config)?,\n", "        cli::open(config)?, // the terminal, always on\n");
+        .replace("        (\"cli\", cli::open),\n", "        (\"cli\", cli::open), // the terminal, always on\n");
     write(dir, "src/channels/mod.rs", &text);
     commit_all(dir, "comment on the slot line");
     text.lines().position(|l| l.contains("the terminal, always on")).unwrap() + 1
@@ -90,7 +90,7 @@ fn conflict_markers_then_continue() {
     let start = marked.find("<<<<<<<").unwrap();
     let end = marked.find(">>>>>>> generated now\n").unwrap() + ">>>>>>> generated now\n".len();
     let resolved = format!(
-        "{}        cli::open(config)?, // the terminal, always on\n        alpha::open(config)?,\n{}",
+        "{}        (\"cli\", cli::open), // the terminal, always on\n        (\"alpha\", alpha::open),\n{}",
         &marked[..start],
         &marked[end..]
     );
@@ -101,12 +101,13 @@ fn conflict_markers_then_continue() {
     assert!(git(&dir, &["log", "-1", "--format=%(trailers)"]).contains("Claw-Skill-Applied: alpha 1.0.0"));
     assert!(git(&dir, &["show", "refs/claw/pristine:.claw/install.toml"]).contains("name = \"alpha\""));
     let diff = ok(&dir, &["diff"]);
-    assert!(diff.contains("+        cli::open(config)?, // the terminal, always on"), "{diff}");
+    assert!(diff.contains("+        (\"cli\", cli::open), // the terminal, always on"), "{diff}");
     // The install goes on working: a later change merges cleanly.
     ok(&dir, &["skill", "apply", "beta", "--yes"]);
     assert!(
-        read(&dir, "src/channels/mod.rs")
-            .contains("// the terminal, always on\n        alpha::open(config)?,\n        beta::open(config)?,\n")
+        read(&dir, "src/channels/mod.rs").contains(
+            "// the terminal, always on\n        (\"alpha\", alpha::open),\n        (\"beta\", beta::open),\n"
+        )
     );
 }
 
@@ -131,7 +132,7 @@ fn dry_run_prints_the_diff_and_touches_nothing() {
     let dir = install(tmp.path());
     let before = snapshot(&dir);
     let out = ok(&dir, &["skill", "apply", "alpha", "--dry-run"]);
-    assert!(out.contains("+pub mod alpha;") && out.contains("+        alpha::open(config)?,"), "{out}");
+    assert!(out.contains("+pub mod alpha;") && out.contains("+        (\"alpha\", alpha::open),"), "{out}");
     assert!(out.contains("--- /dev/null\n+++ b/src/channels/alpha.rs"), "{out}");
     assert!(out.contains("+itoa = \"1.0.10\""), "{out}");
     assert_eq!(snapshot(&dir), before);

@@ -75,6 +75,8 @@ pub struct Config {
     pub retry: RetryConfig,
     /// Per-chat sender allowlists.
     pub senders: Vec<SenderAllowlist>,
+    /// The channels to run, by name; empty runs every channel built into the install.
+    pub channels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +135,7 @@ impl Default for Config {
             model: ModelConfig::default(),
             retry: RetryConfig::default(),
             senders: Vec::new(),
+            channels: Vec::new(),
         }
     }
 }

@@ -56,6 +56,10 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
             })
         }),
     );
+    check(
+        "channels",
+        crate::channels::open(&config).map(|open| open.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")),
+    );
     for (channel, status) in channel_statuses(&config.data_dir) {
         check(&format!("channel {channel}"), status);
     }

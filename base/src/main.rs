@@ -78,7 +78,7 @@ async fn serve(mut config: Config, key: String) -> Result<(), String> {
         let _ = usage_tx.send((folder.to_string(), input, output));
     });
     let proxy = proxy::Proxy::new(&config.model.upstream, key, config.model.max_request_bytes, usage)?;
-    let channels = channels::registry(&config)?;
+    let channels = channels::open(&config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let clock: Arc<dyn scheduler::Clock> = Arc::new(scheduler::SystemClock);
     let host = host::Host::new(config, store, channels, runner, proxy, clock, shutdown_rx);

@@ -54,13 +54,29 @@ pub trait Channel: Send + Sync {
     }
 }
 
-/// Every channel this install was built with. Each entry opens one channel from its
-/// configuration, failing with a message that names what is missing.
+/// Opens a channel from the configuration, failing with a message that names what is missing.
+pub type Open = fn(&Config) -> Result<Box<dyn Channel>>;
+
+/// Every channel this install was built with, by name.
 #[rustfmt::skip] // One entry per line: each channel's registration is one line of diff.
-pub fn registry(config: &Config) -> Result<Vec<Box<dyn Channel>>> {
-    Ok(vec![
-        cli::open(config)?,
-    ])
+pub fn registry() -> Vec<(&'static str, Open)> {
+    vec![
+        ("cli", cli::open),
+    ]
+}
+
+/// Opens the channels the configuration enables (all of them unless `channels` lists some).
+pub fn open(config: &Config) -> Result<Vec<Box<dyn Channel>>> {
+    let built = registry();
+    if let Some(unknown) = config.channels.iter().find(|n| !built.iter().any(|(name, _)| name == n)) {
+        let names: Vec<_> = built.iter().map(|(name, _)| *name).collect();
+        return Err(format!("channels: {unknown:?} is not built into this install (it has {})", names.join(", ")));
+    }
+    built
+        .into_iter()
+        .filter(|(name, _)| config.channels.is_empty() || config.channels.iter().any(|n| n == name))
+        .map(|(name, open)| open(config).map_err(|e| format!("channel {name}: {e}")))
+        .collect()
 }
 
 /// Where a channel reports whether it is connected, for `claw-host doctor` to read: one line,
@@ -72,5 +88,21 @@ pub fn report(data_dir: &std::path::Path, channel: &str, up: bool, detail: &str)
         std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(format!("{channel}.status")), line));
     if let Err(e) = written {
         tracing::warn!(channel, "writing the channel status: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_picks_the_channels_and_names_an_unknown_one() {
+        let mut config = Config::default();
+        assert_eq!(open(&config).map(|c| c.len()), Ok(registry().len()), "all by default");
+        config.channels = vec!["cli".into()];
+        assert_eq!(open(&config).map(|c| c.iter().map(|c| c.name()).collect::<Vec<_>>()), Ok(vec!["cli"]));
+        config.channels = vec!["telegarm".into()];
+        let err = open(&config).err().unwrap_or_default();
+        assert!(err.contains("\"telegarm\" is not built into this install (it has cli"), "{err}");
     }
 }

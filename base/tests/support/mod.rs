@@ -37,8 +37,11 @@ impl Install {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let model = rt.block_on(FakeModel::start(script)).expect("fake model");
         let dir = tempfile::tempdir().expect("tempdir");
+        // Only the terminal channel unless a test asks for more: an install's other channels
+        // (its skills) stay off in the base's tests.
+        let channels = if extra.contains("channels =") { "" } else { "channels = [\"cli\"]\n" };
         let config = format!(
-            "data_dir = \"data\"\nmax_concurrent = 5\n{extra}\n[container]\nimage = \"{IMAGE}\"\nmemory_mb = 256\npids = 64\nidle_timeout_secs = 3\nhard_timeout_secs = 40\n\
+            "data_dir = \"data\"\nmax_concurrent = 5\n{channels}{extra}\n[container]\nimage = \"{IMAGE}\"\nmemory_mb = 256\npids = 64\nidle_timeout_secs = 3\nhard_timeout_secs = 40\n\
              mount_allowlist = \"{}\"\n[model]\nupstream = \"{}\"\n[retry]\nbase_ms = 200\nmax_ms = 1000\nmax_attempts = 3\n",
             dir.path().join("allowlist.toml").display(),
             model.url()

@@ -22,7 +22,7 @@ struct Setup {
 fn setup(script: Vec<Step>, token: &str) -> Setup {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     let fake = rt.block_on(FakeTelegram::start(TOKEN)).expect("fake Bot API");
-    let install = Install::new(script, "assistant_name = \"Andy\"");
+    let install = Install::new(script, "assistant_name = \"Andy\"\nchannels = [\"cli\", \"telegram\"]");
     let mut env = std::fs::OpenOptions::new().append(true).open(install.path().join(".env")).expect(".env");
     writeln!(env, "TELEGRAM_BOT_TOKEN={token}\nTELEGRAM_API_URL={}", fake.url()).expect(".env");
     Setup { install, fake, _rt: rt }
@@ -121,4 +121,14 @@ fn a_bad_token_is_one_clear_error_and_a_backoff_not_a_crash_loop() {
     let report = String::from_utf8_lossy(&doctor.stdout);
     assert!(report.contains("FAIL  channel telegram: down: the bot token was refused"), "{report}");
     assert!(!report.contains("wrong-token"), "the token must not be printed: {report}");
+}
+
+#[test]
+fn a_missing_token_stops_the_start_with_a_message_naming_it() {
+    let install = Install::new(vec![], "channels = [\"cli\", \"telegram\"]");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_claw-host")).arg("run").current_dir(install.path()).output().expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("channel telegram: TELEGRAM_BOT_TOKEN is not set"), "{stderr}");
 }

@@ -25,7 +25,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const SEND_ATTEMPTS: u32 = 4;
 
 pub fn open(config: &Config) -> Result<Box<dyn Channel>> {
-    let token = config::env("TELEGRAM_BOT_TOKEN")?.unwrap_or_default();
+    let token = config::env("TELEGRAM_BOT_TOKEN")?
+        .ok_or("TELEGRAM_BOT_TOKEN is not set: add the bot token from @BotFather to .env")?;
     let api = config::env("TELEGRAM_API_URL")?.unwrap_or_else(|| "https://api.telegram.org".into());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(POLL_SECS + 15))
@@ -354,7 +355,7 @@ mod tests {
     #[test]
     fn chat_ids_round_trip_and_foreign_chats_are_refused() {
         assert_eq!(chat_id("telegram:-100123"), Ok(-100123));
-        assert!(chat_id("whatsapp:123@s.whatsapp.net").is_err());
+        assert!(chat_id("cli:local").is_err());
         assert!(chat_id("telegram:abc").is_err());
     }
 }

@@ -1,0 +1,91 @@
+//! The built-in channel skills as the generator sees them: WhatsApp by default, Telegram in its
+//! place in one commit, and both composing in either order. (Building and testing the generated
+//! installs is `tests/channel_swap.sh`, run by CI.)
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::*;
+
+/// `claw` with its built-in catalogue.
+fn builtin(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_claw"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CLAW_SKILLS")
+        .env_remove("CLAW_FAULT_AFTER_WRITES")
+        .output()
+        .expect("run claw");
+    assert!(out.status.success(), "claw {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn dirs(tmp: &Path, names: &[&str]) {
+    for name in names {
+        std::fs::create_dir(tmp.join(name)).expect("mkdir");
+    }
+}
+
+#[test]
+fn telegram_replaces_the_default_whatsapp_in_one_commit_that_leaves_no_trace() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    dirs(tmp.path(), &["swapped", "fresh"]);
+    let dir = tmp.path().join("swapped/x");
+    builtin(&tmp.path().join("swapped"), &["init", "x"]);
+    assert!(dir.join("src/channels/whatsapp.rs").exists(), "WhatsApp is the default channel");
+    assert!(read(&dir, "Cargo.toml").contains("whatsapp-rust"));
+
+    builtin(&dir, &["skill", "apply", "telegram", "--replace", "whatsapp", "--yes"]);
+    assert_eq!(commit_count(&dir), 2, "exactly one commit for the swap");
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+    let changed = git(&dir, &["diff", "--name-status", "HEAD~1", "HEAD"]);
+    for line in ["D\tsrc/channels/whatsapp.rs", "D\t.claude/skills/whatsapp/SKILL.md", "A\tsrc/channels/telegram.rs"] {
+        assert!(changed.contains(line), "{line} missing from:\n{changed}");
+    }
+    for file in
+        ["Cargo.toml", ".env.example", "src/config.rs", "src/channels/mod.rs", ".claw/install.toml", "CLAUDE.md"]
+    {
+        let text = read(&dir, file).to_lowercase();
+        for trace in ["whatsapp", "qrcode", "png ="] {
+            assert!(!text.contains(trace), "{file} still mentions {trace}:\n{text}");
+        }
+    }
+    assert!(read(&dir, "src/channels/mod.rs").contains("(\"telegram\", telegram::open)"));
+    assert!(read(&dir, ".env.example").contains("TELEGRAM_BOT_TOKEN"));
+
+    // The same tree as a bare install given Telegram directly.
+    builtin(&tmp.path().join("fresh"), &["init", "x", "--bare"]);
+    let fresh = tmp.path().join("fresh/x");
+    builtin(&fresh, &["skill", "apply", "telegram", "--yes"]);
+    assert_eq!(tree_id(&dir), tree_id(&fresh));
+}
+
+#[test]
+fn the_two_channels_compose_in_either_order() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    dirs(tmp.path(), &["a", "b"]);
+    builtin(&tmp.path().join("a"), &["init", "x", "--bare"]);
+    builtin(&tmp.path().join("b"), &["init", "x", "--bare"]);
+    let (a, b) = (tmp.path().join("a/x"), tmp.path().join("b/x"));
+    builtin(&a, &["skill", "apply", "whatsapp", "--yes"]);
+    builtin(&a, &["skill", "apply", "telegram", "--yes"]);
+    builtin(&b, &["skill", "apply", "telegram", "--yes"]);
+    builtin(&b, &["skill", "apply", "whatsapp", "--yes"]);
+    assert_eq!(tree_id(&a), tree_id(&b));
+    let registry = read(&a, "src/channels/mod.rs");
+    assert!(registry.contains("(\"telegram\", telegram::open)") && registry.contains("(\"whatsapp\", whatsapp::open)"));
+}
+
+#[test]
+fn each_channel_skill_stays_under_400_lines_of_non_test_rust() {
+    let skills = Path::new(env!("CARGO_MANIFEST_DIR")).join("skills");
+    for (skill, file) in [("whatsapp", "whatsapp.rs"), ("telegram", "telegram.rs")] {
+        let path = skills.join(skill).join("files/src/channels").join(file);
+        let text = std::fs::read_to_string(&path).expect("channel source");
+        let product = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let lines = product.lines().filter(|l| !l.trim().is_empty()).count();
+        assert!(lines < 400, "{skill}: {lines} lines");
+    }
+}
