@@ -97,9 +97,8 @@ mod tests {
 
     #[test]
     fn the_configuration_picks_the_channels_and_names_an_unknown_one() {
-        let mut config = Config::default();
-        assert_eq!(open(&config).map(|c| c.len()), Ok(registry().len()), "all by default");
-        config.channels = vec!["cli".into()];
+        // Only `cli` is sure to open without settings: other channels come with skills.
+        let mut config = Config { channels: vec!["cli".into()], ..Config::default() };
         assert_eq!(open(&config).map(|c| c.iter().map(|c| c.name()).collect::<Vec<_>>()), Ok(vec!["cli"]));
         config.channels = vec!["telegarm".into()];
         let err = open(&config).err().unwrap_or_default();
