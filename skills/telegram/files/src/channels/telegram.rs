@@ -233,7 +233,13 @@ impl Channel for Telegram {
     }
 
     fn send<'a>(&'a self, chat_jid: &'a str, text: &'a str) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move { self.0.send_text(chat_id(chat_jid)?, text).await.map_err(|e| format!("telegram: {e}")) })
+        Box::pin(async move {
+            let chat = chat_id(chat_jid)?;
+            for piece in utf16_pieces(text, 4096) {
+                self.0.send_text(chat, piece).await.map_err(|e| format!("telegram: {e}"))?;
+            }
+            Ok(())
+        })
     }
 
     fn set_typing<'a>(&'a self, chat_jid: &'a str, typing: bool) -> BoxFuture<'a, ()> {
@@ -254,6 +260,21 @@ fn chat_id(chat_jid: &str) -> Result<i64> {
         .strip_prefix("telegram:")
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| format!("telegram: {chat_jid} is not a Telegram chat"))
+}
+
+/// Telegram counts its limit in UTF-16 units: the host splits by characters, so text full of
+/// emoji (two units each) may need one more cut.
+fn utf16_pieces(text: &str, limit: usize) -> Vec<&str> {
+    let (mut pieces, mut start, mut units) = (Vec::new(), 0, 0);
+    for (at, c) in text.char_indices() {
+        if units + c.len_utf16() > limit {
+            pieces.push(&text[start..at]);
+            (start, units) = (at, 0);
+        }
+        units += c.len_utf16();
+    }
+    pieces.push(&text[start..]);
+    pieces
 }
 
 fn backoff(failures: u32) -> Duration {
@@ -350,6 +371,15 @@ mod tests {
         let doc = message(json!({ "message_id": 3, "date": 0, "chat": chat,
             "document": { "file_id": "a", "file_unique_id": "b", "file_name": "plan.pdf" } }));
         assert_eq!(content(&doc), "[document: plan.pdf]");
+    }
+
+    #[test]
+    fn text_is_cut_to_telegrams_limit_in_utf16_units() {
+        assert_eq!(utf16_pieces("hello", 4096), ["hello"]);
+        let emoji = "😀".repeat(3000);
+        let pieces = utf16_pieces(&emoji, 4096);
+        assert_eq!(pieces.iter().map(|p| p.encode_utf16().count()).collect::<Vec<_>>(), [4096, 1904]);
+        assert_eq!(pieces.concat(), emoji);
     }
 
     #[test]
