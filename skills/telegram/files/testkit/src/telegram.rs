@@ -35,6 +35,8 @@ struct State {
     next_update: i64,
     next_message: i64,
     calls: Vec<Call>,
+    /// `(chat_id, text)` of every message accepted.
+    delivered: Vec<(i64, String)>,
     /// `(method, error_code, retry_after)`, answered instead of the next call of that method.
     failures: VecDeque<(String, u16, Option<u64>)>,
 }
@@ -112,16 +114,9 @@ impl FakeTelegram {
         self.lock().calls.clone()
     }
 
-    /// `(chat_id, text)` of every message the bot sent.
+    /// `(chat_id, text)` of every message the bot sent and the API accepted.
     pub fn sent(&self) -> Vec<(i64, String)> {
-        self.calls()
-            .iter()
-            .filter(|c| c.method == "sendMessage")
-            .map(|c| {
-                let chat = number(&c.params["chat_id"]).unwrap_or_default();
-                (chat, c.params["text"].as_str().unwrap_or_default().to_string())
-            })
-            .collect()
+        self.lock().delivered.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -203,6 +198,7 @@ impl FakeTelegram {
         let id = {
             let mut s = self.lock();
             s.next_message += 1;
+            s.delivered.push((chat_id, text.to_string()));
             s.next_message
         };
         let chat =
