@@ -80,10 +80,12 @@ pub fn open(config: &Config) -> Result<Vec<Box<dyn Channel>>> {
 }
 
 /// Where a channel reports whether it is connected, for `claw-host doctor` to read: one line,
-/// `up` or `down`, then what a person should know (`down` stays until the channel is back).
+/// `up` or `down`, the host's pid (a dead host makes every report stale), then what a person
+/// should know (`down` stays until the channel is back).
 pub fn report(data_dir: &std::path::Path, channel: &str, up: bool, detail: &str) {
     let dir = data_dir.join("channels");
-    let line = format!("{} {}\n", if up { "up" } else { "down" }, detail.replace('\n', " "));
+    let state = if up { "up" } else { "down" };
+    let line = format!("{state} {} {}\n", std::process::id(), detail.replace('\n', " "));
     let written =
         std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(format!("{channel}.status")), line));
     if let Err(e) = written {
