@@ -60,7 +60,7 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
         "channels",
         crate::channels::open(&config).map(|open| open.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")),
     );
-    for (channel, status) in channel_statuses(&config.data_dir) {
+    for (channel, status) in crate::channels::status::read_all(&config.data_dir) {
         check(&format!("channel {channel}"), status);
     }
     check("disk", free_space(&config.data_dir));
@@ -68,33 +68,6 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
         return Err(format!("{failed} check(s) failed"));
     }
     Ok(())
-}
-
-/// What each channel last reported (see `channels::report`).
-fn channel_statuses(data_dir: &Path) -> Vec<(String, Result<String, String>)> {
-    let Ok(entries) = std::fs::read_dir(data_dir.join("channels")) else { return Vec::new() };
-    let mut out: Vec<_> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().strip_suffix(".status")?.to_string();
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            Some((name, channel_status(&text)))
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// `up|down PID detail`: the report holds only while the host that wrote it is alive.
-fn channel_status(line: &str) -> Result<String, String> {
-    let mut parts = line.trim().splitn(3, ' ');
-    let (state, pid, detail) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let pid: i32 = pid.parse().map_err(|_| format!("unreadable status {line:?}"))?;
-    // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
-    if unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
-        return Err(format!("no listener: the host (pid {pid}) is not running; it last reported {state}: {detail}"));
-    }
-    if state == "up" { Ok(detail.to_string()) } else { Err(format!("down: {detail}")) }
 }
 
 fn free_space(dir: &Path) -> Result<String, String> {
@@ -107,25 +80,4 @@ fn free_space(dir: &Path) -> Result<String, String> {
     }
     let free = s.f_bavail as u64 * s.f_frsize as u64 / (1 << 20);
     if free < 1024 { Err(format!("only {free} MiB free")) } else { Ok(format!("{free} MiB free")) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_channel_report_holds_only_while_its_host_lives() {
-        let me = std::process::id();
-        assert_eq!(channel_status(&format!("up {me} connected\n")), Ok("connected".into()));
-        assert_eq!(channel_status(&format!("down {me} token refused")), Err("down: token refused".into()));
-        let mut gone = std::process::Command::new("true").spawn().expect("spawn");
-        let pid = gone.id();
-        gone.wait().expect("wait");
-        let stale = channel_status(&format!("up {pid} connected")).unwrap_err();
-        assert!(
-            stale.contains(&format!("the host (pid {pid}) is not running")) && stale.contains("up: connected"),
-            "{stale}"
-        );
-        assert!(channel_status("garbage").is_err());
-    }
 }

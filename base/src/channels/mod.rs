@@ -2,6 +2,7 @@
 //! chat; other platforms are skills that add a file here and one line at each slot below.
 
 pub mod cli;
+pub mod status;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,6 +10,7 @@ use std::pin::Pin;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
+pub use status::report;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type Result<T> = std::result::Result<T, String>;
@@ -77,20 +79,6 @@ pub fn open(config: &Config) -> Result<Vec<Box<dyn Channel>>> {
         .filter(|(name, _)| config.channels.is_empty() || config.channels.iter().any(|n| n == name))
         .map(|(name, open)| open(config).map_err(|e| format!("channel {name}: {e}")))
         .collect()
-}
-
-/// Where a channel reports whether it is connected, for `claw-host doctor` to read: one line,
-/// `up` or `down`, the host's pid (a dead host makes every report stale), then what a person
-/// should know (`down` stays until the channel is back).
-pub fn report(data_dir: &std::path::Path, channel: &str, up: bool, detail: &str) {
-    let dir = data_dir.join("channels");
-    let state = if up { "up" } else { "down" };
-    let line = format!("{state} {} {}\n", std::process::id(), detail.replace('\n', " "));
-    let written =
-        std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(format!("{channel}.status")), line));
-    if let Err(e) = written {
-        tracing::warn!(channel, "writing the channel status: {e}");
-    }
 }
 
 #[cfg(test)]
