@@ -6,7 +6,6 @@
 //! (tests/sdk/test_fake_telegram.py). Tests steer it directly, or over HTTP under `/control/`.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -59,19 +57,9 @@ impl FakeTelegram {
             arrived: Arc::new(Notify::new()),
         };
         let server = fake.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let fake = server.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let fake = fake.clone();
-                        async move { Ok::<_, Infallible>(fake.handle(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        crate::serve(listener, move |req| {
+            let fake = server.clone();
+            async move { fake.handle(req).await }
         });
         Ok(fake)
     }
