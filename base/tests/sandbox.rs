@@ -161,23 +161,20 @@ fn a_group_may_act_only_on_its_own_chat_and_tasks() {
 
 /// An image whose "agent" prints junk, a line over the protocol's limit, and exits 3.
 fn misbehaving_install(output_cap: usize) -> Install {
-    let evil = "claw-agent:misbehaving";
-    let dockerfile = format!(
-        "FROM {IMAGE}\nENTRYPOINT [\"/bin/sh\", \"-c\", \"read line; echo 'not json at all'; echo '{{\\\"type\\\":\\\"output\\\",\\\"text\\\":\\\"x\\\",\\\"extra\\\":1}}'; head -c 1100000 /dev/zero | tr '\\\\\\\\0' x; echo; exit 3\"]\n"
-    );
-    let mut build = std::process::Command::new("docker")
-        .args(["build", "-q", "-t", evil, "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    build.stdin.take().unwrap().write_all(dockerfile.as_bytes()).unwrap();
-    assert!(build.wait().unwrap().success());
+    const SCRIPT: &str = r#"#!/bin/sh
+read -r line
+echo 'not json at all'
+echo '{"type":"output","text":"x","extra":1}'
+head -c 1100000 /dev/zero | tr '\0' x
+echo
+exit 3
+"#;
+    let image = scripted_image("claw-test-misbehaving", SCRIPT);
     let install = Install::new(vec![], "");
+    install.use_image(&image);
     let config = std::fs::read_to_string(install.path().join("claw.toml")).unwrap();
     let config = config
-        .replace(&format!("image = \"{IMAGE}\""), &format!("image = \"{evil}\"\noutput_cap_bytes = {output_cap}"))
+        .replace(&format!("image = \"{image}\""), &format!("image = \"{image}\"\noutput_cap_bytes = {output_cap}"))
         .replace("max_attempts = 3", "max_attempts = 2");
     std::fs::write(install.path().join("claw.toml"), config).unwrap();
     install.register("cli:local", "main", &["--main"]);
