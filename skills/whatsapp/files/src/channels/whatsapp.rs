@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +28,8 @@ pub fn open(config: &Config) -> Result<Box<dyn Channel>> {
         own_number,
         client: Mutex::new(None),
         names: Mutex::new(HashMap::new()),
-        logged_out: Mutex::new(false),
+        logged_out: AtomicBool::new(false),
+        connected: AtomicBool::new(false),
     }))))
 }
 
@@ -44,7 +46,9 @@ struct Shared {
     client: Mutex<Option<Arc<Client>>>,
     /// Group subjects by chat id.
     names: Mutex<HashMap<String, String>>,
-    logged_out: Mutex<bool>,
+    logged_out: AtomicBool,
+    /// Set when a connection succeeds; the restart backoff starts over after one.
+    connected: AtomicBool,
 }
 
 impl Shared {
@@ -60,9 +64,8 @@ impl Shared {
                 tracing::error!("whatsapp: {e}");
                 self.report(false, &e);
             }
-            let logged_out = *self.logged_out.lock().unwrap_or_else(|e| e.into_inner());
-            failures += 1;
-            let Some(wait) = restart_after(logged_out, failures) else {
+            failures = next_failures(failures, self.connected.swap(false, Ordering::Relaxed));
+            let Some(wait) = restart_after(self.logged_out.load(Ordering::Relaxed), failures) else {
                 tracing::error!("whatsapp: logged out; remove {} and restart to pair again", self.dir.display());
                 return;
             };
@@ -106,6 +109,7 @@ impl Shared {
                 let _ = std::fs::remove_file(self.dir.join("qr.png"));
             }
             Event::Connected(_) => {
+                self.connected.store(true, Ordering::Relaxed);
                 private_files(&self.dir);
                 tracing::info!("whatsapp: connected");
                 if let Ok(groups) = client.groups().get_participating().await {
@@ -113,7 +117,7 @@ impl Shared {
                     names.extend(groups.into_iter().map(|(jid, g)| (jid.to_string(), g.subject)));
                 }
             }
-            Event::LoggedOut(_) => *self.logged_out.lock().unwrap_or_else(|e| e.into_inner()) = true,
+            Event::LoggedOut(_) => self.logged_out.store(true, Ordering::Relaxed),
             Event::GroupUpdate(update) => {
                 self.names.lock().unwrap_or_else(|e| e.into_inner()).remove(&update.group_jid.to_string());
             }
@@ -212,6 +216,11 @@ fn status(event: &Event) -> Option<(bool, String)> {
         Event::ClientOutdated(_) => (false, "WhatsApp refused this client version: update the install".into()),
         _ => return None,
     })
+}
+
+/// Failed starts in a row: a run that got connected starts the count (and the backoff) over.
+fn next_failures(failures: u32, was_connected: bool) -> u32 {
+    if was_connected { 1 } else { failures + 1 }
 }
 
 /// How long to wait before connecting again, or `None` to stop (a logout needs a new pairing).
@@ -431,6 +440,8 @@ mod tests {
         assert_eq!(restart_after(false, 3), Some(Duration::from_secs(16)));
         assert_eq!(restart_after(false, 50), Some(MAX_BACKOFF));
         assert_eq!(restart_after(true, 1), None);
+        assert_eq!(next_failures(2, false), 3);
+        assert_eq!(restart_after(false, next_failures(9, true)), Some(Duration::from_secs(4)), "after a connection");
     }
 
     #[test]
