@@ -5,22 +5,8 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::*;
-
-/// `claw` with its built-in catalogue.
-fn builtin(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_claw"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CLAW_SKILLS")
-        .env_remove("CLAW_FAULT_AFTER_WRITES")
-        .output()
-        .expect("run claw");
-    assert!(out.status.success(), "claw {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn dirs(tmp: &Path, names: &[&str]) {
     for name in names {

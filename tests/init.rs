@@ -7,13 +7,7 @@ use support::*;
 #[test]
 fn init_makes_a_repository_with_one_commit_that_builds() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_claw"))
-        .args(["init", "my-agent"])
-        .current_dir(tmp.path())
-        .env_remove("CLAW_SKILLS")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    builtin(tmp.path(), &["init", "my-agent"]);
     let dir = tmp.path().join("my-agent");
     assert_eq!(commit_count(&dir), 1);
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");

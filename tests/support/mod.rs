@@ -26,6 +26,19 @@ pub fn claw(dir: &Path, args: &[&str]) -> Output {
     claw_with(dir, &fixtures("skills"), args)
 }
 
+/// Runs `claw` with its built-in catalogue and expects success; returns stdout.
+pub fn builtin(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_claw"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CLAW_SKILLS")
+        .env_remove("CLAW_FAULT_AFTER_WRITES")
+        .output()
+        .expect("run claw");
+    assert!(out.status.success(), "claw {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs claw and expects success; returns stdout.
 pub fn ok(dir: &Path, args: &[&str]) -> String {
     let out = claw(dir, args);
