@@ -1,6 +1,6 @@
 //! The built-in channel skills as the generator sees them: WhatsApp by default, Telegram in its
 //! place in one commit, and both composing in either order. (Building and testing the generated
-//! installs is `tests/channel_swap.sh`, run by CI.)
+//! code happens once, in CI's install holding every skill.)
 
 mod support;
 
