@@ -231,6 +231,12 @@ impl Drop for Host {
     }
 }
 
+/// The uid an install's containers run as (never root; as root, no real account).
+pub fn agent_uid(install: &Install) -> u32 {
+    let data = install.data().canonicalize().expect("data folder");
+    claw_host::ownership::agent_ids(&data).0
+}
+
 /// The text of every tool result the model was sent in request `r`.
 pub fn tool_results(r: &Recorded) -> Vec<String> {
     let mut out = Vec::new();
