@@ -5,7 +5,7 @@
 //! carry setuid/setgid bits past its run.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 /// The first uid of the range per-install agent uids come from: far above any real account
@@ -46,12 +46,27 @@ pub fn agent_ids(data_dir: &Path) -> (u32, u32) {
     (id, id)
 }
 
-/// Makes `path` owned by the group's container (as root) and `mode`.
+/// Makes `path` owned by the group's container and `mode`. A folder another uid owns (one from
+/// an earlier version, or a moved install) is handed over with all it holds. Called only while
+/// no container runs, so the walk cannot be raced.
 pub fn give_to_agent(path: &Path, data_dir: &Path, mode: u32) -> Result<(), String> {
     let (uid, gid) = agent_ids(data_dir);
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| format!("{}: chown: {e}", path.display()))?;
+    let owner = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.uid();
+    if owner != uid {
+        chown_tree(path, uid, gid).map_err(|e| format!("{}: chown: {e}", path.display()))?;
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("{}: chmod: {e}", path.display()))
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }
 
 /// `path`'s permission bits when they grant more than `max`; None if it is missing or narrow.

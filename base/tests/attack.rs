@@ -50,6 +50,12 @@ fn another_local_user_reaches_no_socket_secret_or_planted_setuid_binary() {
     chmod(install.path(), 0o755);
     chmod(&install.path().join(".env"), 0o644);
     install.register("cli:local", "main", &["--main"]);
+    // A group folder as an earlier version left it: owned by uid 1000, the old container user.
+    let dot_claw = install.data().join("groups/main/.claw");
+    std::fs::create_dir_all(&dot_claw).expect("group folder");
+    for path in [install.data().join("groups/main"), dot_claw.clone()] {
+        std::os::unix::fs::lchown(&path, Some(1000), Some(1000)).expect("chown");
+    }
     let mut host = install.host();
     host.say("plant it");
     assert_eq!(host.reply(T), "planted");
@@ -88,6 +94,7 @@ fn another_local_user_reaches_no_socket_secret_or_planted_setuid_binary() {
     assert!(host.log().contains(".env was 644"), "the widened .env is named:\n{}", host.log());
     assert_eq!((mode(&socket), std::fs::metadata(&socket).unwrap().uid()), (0o600, uid));
     assert_eq!(mode(&data.join("groups/main")), 0o700);
+    assert_eq!(std::fs::metadata(&session).unwrap().uid(), uid, "the old folder was handed over");
     let start = Instant::now();
     while mode(&binary) & 0o6000 != 0 {
         assert!(start.elapsed() < Duration::from_secs(10), "the setuid bit is still set: {:o}", mode(&binary));
