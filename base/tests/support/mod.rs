@@ -48,6 +48,9 @@ impl Install {
         );
         std::fs::write(dir.path().join("claw.toml"), config).expect("config");
         std::fs::write(dir.path().join(".env"), format!("ANTHROPIC_API_KEY={KEY}\n")).expect(".env");
+        // As the README says to make it: readable by its owner only.
+        std::fs::set_permissions(dir.path().join(".env"), std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect(".env");
         Install { dir, model, rt }
     }
 
