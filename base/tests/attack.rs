@@ -304,3 +304,26 @@ fn a_redirecting_upstream_never_receives_the_key_at_its_target() {
     assert!(reached.is_empty(), "the redirect was followed:\n{reached}");
     assert!(host.is_running());
 }
+
+/// The cap and the header timeout together: a group's silent connections fill its slots, so its
+/// next request waits unaccepted; 10 s later the host has dropped them and serves it.
+#[test]
+fn silent_connections_hold_a_groups_slots_only_until_the_header_timeout() {
+    let install = Install::new(vec![], "");
+    install.register("cli:x", "x", &["--no-trigger"]);
+    let _host = install.host();
+    let socket = install.data().join("sockets/x/model.sock");
+    let held: Vec<_> = (0..8).map(|_| UnixStream::connect(&socket).expect("connect")).collect();
+    let request = || {
+        let socket = socket.to_str().expect("path");
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "3", "--unix-socket", socket, "http://model/v1/models"])
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert_eq!(request(), "", "a ninth connection waits while eight are open");
+    std::thread::sleep(Duration::from_secs(9));
+    assert!(request().contains("this path is not forwarded"), "the silent connections were dropped");
+    drop(held);
+}
