@@ -63,11 +63,36 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
     for (channel, status) in crate::channels::status::read_all(&config.data_dir) {
         check(&format!("channel {channel}"), status);
     }
+    let private = private_paths(&config.data_dir);
+    let wide: Vec<_> =
+        private.iter().filter_map(|(path, max)| Some((path, max, crate::ownership::too_wide(path, *max)?))).collect();
+    if wide.is_empty() {
+        check("modes", Ok("the data folder, claw.db, .env and sockets are owner-only".into()));
+    }
+    for (path, max, mode) in wide {
+        let p = path.display();
+        check("modes", Err(format!("{p} is {mode:o}, open to other users; run: chmod {max:o} {p}")));
+    }
     check("disk", free_space(&config.data_dir));
     if failed > 0 {
         return Err(format!("{failed} check(s) failed"));
     }
     Ok(())
+}
+
+/// What only the host (and a group's own container) may open, with the widest mode allowed.
+fn private_paths(data_dir: &Path) -> Vec<(std::path::PathBuf, u32)> {
+    let mut paths = vec![
+        (data_dir.to_path_buf(), 0o700),
+        (data_dir.join("claw.db"), 0o600),
+        (".env".into(), 0o600),
+        (data_dir.join("sockets"), 0o700),
+    ];
+    for parent in ["groups", "sockets"] {
+        let entries = std::fs::read_dir(data_dir.join(parent)).into_iter().flatten().flatten();
+        paths.extend(entries.map(|e| (e.path(), 0o700)));
+    }
+    paths
 }
 
 fn free_space(dir: &Path) -> Result<String, String> {

@@ -11,6 +11,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use crate::channels::{Channel, Inbound};
 use crate::config::Config;
+use crate::ownership;
 use crate::proxy::Proxy;
 use crate::queue::GroupQueue;
 use crate::router::{self, Admission};
@@ -80,11 +81,17 @@ impl Host {
         let groups = self.store().groups()?;
         let global = self.data_dir.join("global");
         std::fs::create_dir_all(&global).map_err(|e| format!("{}: {e}", global.display()))?;
+        // Every group reads the global memory; the 0700 data folder keeps other users out.
+        std::fs::set_permissions(&global, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(|e| format!("{}: {e}", global.display()))?;
         for g in &groups {
             let dir = crate::groups::folder_path(&self.data_dir, &g.folder)?;
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            give_to_agent(&dir);
-            self.proxy.serve_group(&self.socket_dir(&g.folder), &g.folder)?;
+            ownership::give_to_agent(&dir, &self.data_dir, 0o700)?;
+            let sockets = self.socket_dir(&g.folder);
+            let socket = self.proxy.serve_group(&sockets, &g.folder)?;
+            ownership::give_to_agent(&sockets, &self.data_dir, 0o700)?;
+            ownership::give_to_agent(&socket, &self.data_dir, 0o600)?;
         }
         *self.groups.write().unwrap_or_else(|e| e.into_inner()) =
             groups.into_iter().map(|g| (g.jid.clone(), g)).collect();
@@ -207,13 +214,5 @@ impl Host {
     /// How many groups have a worker (and so possibly a container).
     pub fn busy(&self) -> usize {
         self.queue.active()
-    }
-}
-
-/// Lets the container's user (not root) write its group folder when the host runs as root.
-fn give_to_agent(dir: &std::path::Path) {
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } == 0 {
-        let _ = std::os::unix::fs::chown(dir, Some(1000), Some(1000));
     }
 }

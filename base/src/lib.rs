@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod groups;
 pub mod host;
 pub mod mounts;
+pub mod ownership;
 pub mod proxy;
 pub mod queue;
 pub mod requests;

@@ -12,10 +12,11 @@ use tokio::sync::{mpsc, watch};
 
 use claw_host::config::{self, Config};
 use claw_host::store::{Group, Store};
-use claw_host::{channels, doctor, host, proxy, runner, scheduler, service};
+use claw_host::{channels, doctor, host, ownership, proxy, runner, scheduler, service};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    claw_host::ownership::restrict_process();
     config::load_dotenv(std::path::Path::new(".env"));
     let level = std::env::var("CLAW_LOG").ok().and_then(|l| l.parse().ok()).unwrap_or(tracing::Level::INFO);
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).init();
@@ -46,6 +47,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 fn run(config_path: &std::path::Path) -> Result<(), String> {
     let config = Config::load(config_path)?;
+    ownership::narrow(std::path::Path::new(".env"), 0o600);
     let missing = config::missing();
     if !missing.is_empty() {
         return Err(format!("missing configuration: {} (see .env.example)", missing.join(", ")));
@@ -65,6 +67,8 @@ async fn serve(mut config: Config, key: String) -> Result<(), String> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
     let data_dir = config.data_dir.canonicalize().map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
     config.data_dir = data_dir.clone();
+    ownership::narrow(&data_dir, 0o700);
+    ownership::narrow(&data_dir.join("claw.db"), 0o600);
     let store = Store::open(&data_dir.join("claw.db"))?;
     let agent_env =
         vec![format!("CLAW_ASSISTANT_NAME={}", config.assistant_name), format!("CLAW_MODEL={}", config.model.name)];

@@ -2,18 +2,28 @@
 //! own (so the container needs no network, and the proxy knows which group is asking). The proxy
 //! forwards only the model API's paths, strips hop-by-hop and credential headers, adds the key,
 //! caps the request size, and counts tokens per group. The key exists only in this process.
+//! It is bounded like a public server, since a hostile agent is its client: a few connections
+//! per group (the rest wait in the kernel's backlog, costing the host nothing), header and body
+//! timeouts, bodies streamed through rather than held, and no redirect followed.
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::UnixListener;
+use tokio::sync::Semaphore;
 
+/// Connections one group may hold open at once; an agent makes one request at a time.
+const MAX_CONNECTIONS: usize = 8;
+/// How long a client may take to send a request's headers, or to send the next piece of its body.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The only paths forwarded.
 const PATHS: &[&str] = &["/v1/messages", "/v1/messages/count_tokens"];
 /// Headers never forwarded in either direction (hop-by-hop), or never from the container
@@ -48,7 +58,11 @@ type Body = BoxBody<Bytes, std::io::Error>;
 
 impl Proxy {
     pub fn new(upstream: &str, key: String, max_request: usize, usage: UsageSink) -> Result<Arc<Proxy>, String> {
-        let client = reqwest::Client::builder().build().map_err(|e| format!("proxy: {e}"))?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("proxy: {e}"))?;
         Ok(Arc::new(Proxy { client, upstream: upstream.trim_end_matches('/').to_string(), key, max_request, usage }))
     }
 
@@ -59,14 +73,24 @@ impl Proxy {
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).map_err(|e| format!("proxy: binding {}: {e}", path.display()))?;
         use std::os::unix::fs::PermissionsExt;
-        // The container's user is not the host's: let it connect; the folder is the boundary.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).map_err(|e| format!("proxy: {e}"))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| format!("proxy: {e}"))?;
         let proxy = self.clone();
         let folder = folder.to_string();
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    break;
+            let mut told = false;
+            // A slot first, then accept: over the cap, connections wait unaccepted.
+            while let Ok(slot) = slots.clone().acquire_owned().await {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors (EMFILE/ENFILE) or an aborted connection: go on.
+                        if !std::mem::replace(&mut told, true) {
+                            tracing::warn!(group = folder, "proxy: accepting: {e}");
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
                 };
                 let proxy = proxy.clone();
                 let folder = folder.clone();
@@ -77,8 +101,11 @@ impl Proxy {
                         async move { Ok::<_, Infallible>(proxy.handle(&folder, req).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(READ_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
+                    drop(slot);
                 });
             }
         });
@@ -98,10 +125,12 @@ impl Proxy {
                 headers.append(name.clone(), value.clone());
             }
         }
-        let body = match Limited::new(req.into_body(), self.max_request).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
-        };
+        let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > self.max_request) {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        }
+        let too_large = Arc::new(AtomicBool::new(false));
+        let body = reqwest::Body::wrap_stream(capped(req.into_body(), self.max_request, too_large.clone()));
         let Ok(key) = reqwest::header::HeaderValue::from_str(&self.key) else {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "the host's API key is not a valid header");
         };
@@ -110,6 +139,9 @@ impl Proxy {
         let sent = self.client.post(format!("{}{path}{query}", self.upstream)).headers(headers).body(body).send().await;
         let upstream = match sent {
             Ok(r) => r,
+            Err(_) if too_large.load(Ordering::Relaxed) => {
+                return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+            }
             Err(e) => {
                 tracing::warn!(group = folder, "proxy: upstream: {e}");
                 return error(StatusCode::BAD_GATEWAY, "the model API is not reachable");
@@ -132,6 +164,38 @@ impl Proxy {
             .body(BodyExt::boxed(StreamBody::new(stream)))
             .unwrap_or_else(|_| error(StatusCode::BAD_GATEWAY, "bad upstream response"))
     }
+}
+
+/// A request body as a stream for the upstream request: ends in an error if the client stalls
+/// for longer than READ_TIMEOUT or sends more than `max` bytes (setting `too_large`).
+fn capped(
+    body: Incoming,
+    max: usize,
+    too_large: Arc<AtomicBool>,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    futures_util::stream::unfold(Some((body, 0usize)), move |state| {
+        let too_large = too_large.clone();
+        async move {
+            let (mut body, mut seen) = state?;
+            loop {
+                let frame = match tokio::time::timeout(READ_TIMEOUT, body.frame()).await {
+                    Ok(Some(Ok(frame))) => frame,
+                    Ok(None) => return None,
+                    Ok(Some(Err(e))) => return Some((Err(std::io::Error::other(e)), None)),
+                    Err(_) => return Some((Err(std::io::Error::other("the request body stalled")), None)),
+                };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                seen += data.len();
+                if seen > max {
+                    too_large.store(true, Ordering::Relaxed);
+                    return Some((Err(std::io::Error::other("request body too large")), None));
+                }
+                return Some((Ok(data), Some((body, seen))));
+            }
+        }
+    })
 }
 
 /// Passes a byte stream through, showing each chunk to `watch` and telling it when it ends.

@@ -26,8 +26,6 @@ use crate::mounts::Mount;
 /// The label that marks this host's containers, valued with its data directory, so orphans
 /// from an earlier run of the same install can be found and removed.
 const LABEL: &str = "claw.data";
-/// The uid:gid the agent runs as when the host itself runs as root.
-const AGENT_USER: &str = "1000:1000";
 
 /// What comes out of a running container.
 #[derive(Debug)]
@@ -89,7 +87,7 @@ impl Runner {
 
     /// The container settings for a group: the hardening flags and the mounts, nothing else.
     pub fn container_body(&self, folder: &str, mounts: &[Mount]) -> ContainerCreateBody {
-        let user = if is_root() { AGENT_USER.to_string() } else { format!("{}:{}", uid(), gid()) };
+        let (uid, gid) = crate::ownership::agent_ids(&self.data_dir);
         let host_config = HostConfig {
             binds: Some(mounts.iter().map(Mount::bind).collect()),
             network_mode: Some("none".into()),
@@ -105,7 +103,7 @@ impl Runner {
         };
         ContainerCreateBody {
             image: Some(self.config.image.clone()),
-            user: Some(user),
+            user: Some(format!("{uid}:{gid}")),
             working_dir: Some("/workspace/group".into()),
             env: Some(
                 [
@@ -240,18 +238,4 @@ async fn read_output(
             _ => {}
         }
     }
-}
-
-fn is_root() -> bool {
-    uid() == 0
-}
-
-fn uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
-}
-
-fn gid() -> u32 {
-    // SAFETY: getgid has no preconditions and cannot fail.
-    unsafe { libc::getgid() }
 }

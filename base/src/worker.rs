@@ -44,6 +44,9 @@ impl Host {
                     Err(e) => Some(Err(e)),
                 }
             };
+            if outcome.is_some() {
+                crate::ownership::strip_setuid(&self.data_dir.join("groups").join(&group.folder));
+            }
             match outcome {
                 Some(Ok(())) => failures = 0,
                 Some(Err(e)) => {

@@ -26,7 +26,8 @@ fn a_tool_call_runs_inside_the_container_and_the_session_resumes() {
     let requests = install.requests();
     let results = tool_results(&requests[1]);
     assert_eq!(results.len(), 1, "{results:?}");
-    assert!(results[0].contains("sandbox-42\n1000\nglobal\ngroup\n"), "{}", results[0]);
+    let uid = agent_uid(&install);
+    assert!(results[0].contains(&format!("sandbox-42\n{uid}\nglobal\ngroup\n")), "{}", results[0]);
     assert_eq!(requests[0].header("x-api-key"), Some(KEY), "the proxy adds the key");
 
     host.say("and again?");
@@ -111,7 +112,8 @@ fn escape_attempts_fail_and_the_host_keeps_serving() {
         get("other group")
     );
     assert!(get("key").contains("key-scan-done") && !get("key").contains("SECRET-4242"), "{}", get("key"));
-    assert!(get("root").starts_with("1000\n") && !get("root").contains("su rc=0"), "{}", get("root"));
+    let uid = agent_uid(&install);
+    assert!(get("root").starts_with(&format!("{uid}\n")) && !get("root").contains("su rc=0"), "{}", get("root"));
     assert!(!get("memory").contains("memory rc=0"), "the memory limit must stop it: {}", get("memory"));
     // The pids limit stops the loop: the shell cannot fork and gives up (exit code 2).
     assert!(get("fork bomb").contains("[exit code 2]") || get("fork bomb").contains("forked"), "{}", get("fork bomb"));

@@ -48,6 +48,9 @@ impl Install {
         );
         std::fs::write(dir.path().join("claw.toml"), config).expect("config");
         std::fs::write(dir.path().join(".env"), format!("ANTHROPIC_API_KEY={KEY}\n")).expect(".env");
+        // As the README says to make it: readable by its owner only.
+        std::fs::set_permissions(dir.path().join(".env"), std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect(".env");
         Install { dir, model, rt }
     }
 
@@ -229,6 +232,12 @@ impl Drop for Host {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The uid an install's containers run as (never root; as root, no real account).
+pub fn agent_uid(install: &Install) -> u32 {
+    let data = install.data().canonicalize().expect("data folder");
+    claw_host::ownership::agent_ids(&data).0
 }
 
 /// The text of every tool result the model was sent in request `r`.
