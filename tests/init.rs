@@ -13,8 +13,11 @@ fn init_makes_a_repository_with_one_commit_that_builds() {
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
     assert_eq!(git(&dir, &["rev-parse", "refs/claw/pristine^{tree}"]).trim(), tree_id(&dir));
     assert!(read(&dir, ".claw/install.toml").contains("name = \"my-agent\""));
-    let check = cargo(&dir, &["check", "--workspace", "--quiet"]);
-    assert!(check.status.success(), "cargo check failed:\n{}", String::from_utf8_lossy(&check.stderr));
+    assert!(git(&dir, &["ls-files", "Cargo.lock"]).contains("Cargo.lock"), "the lock is committed");
+    let check = cargo(&dir, &["check", "--workspace", "--locked", "--quiet"]);
+    assert!(check.status.success(), "cargo check --locked failed:\n{}", String::from_utf8_lossy(&check.stderr));
+    let build = cargo(&dir, &["build", "--locked", "--quiet"]);
+    assert!(build.status.success(), "cargo build --locked failed:\n{}", String::from_utf8_lossy(&build.stderr));
     assert_eq!(git(&dir, &["status", "--porcelain"]), "", "building must not dirty the install");
 }
 
