@@ -5,10 +5,12 @@
 //! (build scripts, proc-macros), for the capability report.
 //!
 //! Only the manifests, the lock and Rust sources are written to the scratch folder cargo reads:
-//! never `.cargo/` or toolchain files, which would make cargo run a skill's code.
+//! never `.cargo/` or toolchain files, which would make cargo run a skill's code. The folder sits
+//! in the install's `.git/claw/` (or beside a new install), not in the shared temporary folder,
+//! where another user's `.cargo/config.toml` in a parent folder would be read too.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::Deserialize;
@@ -43,13 +45,13 @@ pub fn manifests_changed(old: &Tree, new: &Tree) -> bool {
 
 /// Updates `new`'s `Cargo.lock` from `old`'s when a manifest changed, in place; otherwise `new`
 /// keeps `old`'s lock (the composed tree holds only the base's own).
-pub fn update(old: &Tree, new: &mut Tree) -> Result<Resolution> {
+pub fn update(old: &Tree, new: &mut Tree, scratch_in: &Path) -> Result<Resolution> {
     // An install from before locks were committed has none: the first change resolves one.
     if let Some(entry) = old.get(LOCK).filter(|_| !manifests_changed(old, new)) {
         new.insert(LOCK, entry.clone());
         return Ok(Resolution::Unchanged);
     }
-    let resolution = resolve(new, old.get(LOCK).map(|e| e.data.as_slice()))?;
+    let resolution = resolve(new, old.get(LOCK).map(|e| e.data.as_slice()), scratch_in)?;
     match &resolution {
         Resolution::Resolved { lock, .. } => new.insert(LOCK, crate::tree::Entry::file(lock.clone())),
         _ => {
@@ -61,9 +63,10 @@ pub fn update(old: &Tree, new: &mut Tree) -> Result<Resolution> {
     Ok(resolution)
 }
 
-/// Resolves `tree` with cargo, starting from `previous` (offline first, then online).
-pub fn resolve(tree: &Tree, previous: Option<&[u8]>) -> Result<Resolution> {
-    let scratch = Scratch::new()?;
+/// Resolves `tree` with cargo, starting from `previous` (offline first, then online), in a
+/// scratch folder made in `scratch_in`.
+pub fn resolve(tree: &Tree, previous: Option<&[u8]>, scratch_in: &Path) -> Result<Resolution> {
+    let scratch = Scratch::new(scratch_in)?;
     for (path, entry) in tree.iter() {
         let name = path.rsplit('/').next().unwrap_or(path);
         let inert = name == "Cargo.toml" || path.ends_with(".rs");
@@ -165,9 +168,9 @@ pub fn crates(lock: Option<&[u8]>) -> Vec<CrateId> {
 struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new() -> Result<Scratch> {
+    fn new(parent: &Path) -> Result<Scratch> {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("claw-lock-{}-{nanos}", std::process::id()));
+        let dir = parent.join(format!(".claw-lock-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(Scratch(dir))
     }

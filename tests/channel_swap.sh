@@ -18,24 +18,24 @@ cd "$work"
 env -u CLAW_SKILLS "$claw" init agent >/dev/null
 cd agent
 test -f src/channels/whatsapp.rs
-wa_build=$(seconds cargo build --workspace --all-targets --quiet)
-cargo test --quiet --lib channels::whatsapp
+wa_build=$(seconds cargo build --locked --workspace --all-targets --quiet)
+cargo test --locked --quiet --lib channels::whatsapp
 touch src/channels/whatsapp.rs
-wa_incr=$(seconds cargo build --quiet)
+wa_incr=$(seconds cargo build --locked --quiet)
 
 env -u CLAW_SKILLS "$claw" skill apply telegram --replace whatsapp --yes
 [ "$(git rev-list --count HEAD)" = 2 ] || { echo "channel_swap: the swap was not exactly one commit" >&2; exit 1; }
 [ -z "$(git status --porcelain)" ] || { echo "channel_swap: the swap left the tree dirty" >&2; exit 1; }
 [ ! -e src/channels/whatsapp.rs ] || { echo "channel_swap: whatsapp.rs is still there" >&2; exit 1; }
-tg_build=$(seconds cargo build --workspace --all-targets --quiet)
+tg_build=$(seconds cargo build --locked --workspace --all-targets --quiet)
 if cargo tree --workspace --prefix none | grep -E '^(whatsapp|wacore|openssl-sys) '; then
   echo "channel_swap: the Telegram install still depends on the crates above" >&2
   exit 1
 fi
 touch src/channels/telegram.rs
-tg_incr=$(seconds cargo build --quiet)
-cargo test --workspace --no-fail-fast
-cargo build --quiet -p claw-testkit --bin fake-telegram
+tg_incr=$(seconds cargo build --locked --quiet)
+cargo test --locked --workspace --no-fail-fast
+cargo build --locked --quiet -p claw-testkit --bin fake-telegram
 FAKE_TELEGRAM_BIN="$CARGO_TARGET_DIR/debug/fake-telegram" python3 -m pytest -q tests/sdk/test_fake_telegram.py
 
 echo "channel_swap: ok"

@@ -135,7 +135,7 @@ fn compose_locked(
 ) -> Result<(Tree, Report)> {
     let mut pristine = compose::pristine_tree(base, name, after)?;
     let (_, old) = install.pristine()?;
-    let lock = lockfile::update(old, &mut pristine)?;
+    let lock = lockfile::update(old, &mut pristine, &install.claw_dir)?;
     let report = Report::new(base, before, after, old, &pristine, &lock);
     Ok((pristine, report))
 }

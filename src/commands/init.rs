@@ -48,11 +48,16 @@ pub fn init(
     let selected = compose::canonical_order(selected)?;
     let bare_tree = compose::pristine_tree(&base, name, &[])?;
     let mut tree = compose::pristine_tree(&base, name, &selected)?;
-    let lock = lockfile::update(&bare_tree, &mut tree)?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let lock = lockfile::update(&bare_tree, &mut tree, parent)?;
     let report = Report::new(&base, &[], &selected, &bare_tree, &tree, &lock);
     let applied: Vec<&Selected> = selected.iter().collect();
     report.check_allowed(&applied, allow_build_code)?;
-    super::confirm_untrusted(&applied, yes, || Ok(eprint!("{}", report.text())))?;
+    super::confirm_untrusted(&applied, yes, || {
+        eprint!("{}", report.text());
+        Ok(())
+    })?;
     if let Some(note) = &report.lock_note {
         eprintln!("{note}");
     }
@@ -60,8 +65,6 @@ pub fn init(
     let message = super::commit_message(&title, &applied, &[], &report.text())?;
 
     // Built beside the target and renamed into place, so a failed init leaves nothing behind.
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let staging = parent.join(format!(".{name}.claw-init-{}", std::process::id()));
     let result = build(&staging, &tree, &message).and_then(|()| {
         if dir.exists() {
