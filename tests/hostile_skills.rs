@@ -115,3 +115,21 @@ fn a_var_with_quotes_and_braces_in_a_rust_slot_renders_as_a_string_literal() {
     assert_eq!(line.trim(), format!("Key {{ name: \"LITERAL\", doc: {value:?}, required: false }},"));
     assert_eq!(config.matches("std::process::exit").count(), 1, "the value became code:\n{config}");
 }
+
+#[test]
+fn control_characters_in_a_skills_files_are_shown_escaped_in_the_dry_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = install(tmp.path());
+    let out = claw_with(&dir, &fixtures("hostile"), &["skill", "apply", "ansi", "--dry-run"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("+rm -rf ~ \\r\\u{1b}[2Kharmless line"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\r'), "raw control characters reached the terminal");
+}
+
+#[test]
+fn a_summary_that_would_forge_commit_trailers_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = install(tmp.path());
+    refused(&dir, &fixtures("hostile"), "forged", "summary must be one line of text without control characters");
+}
