@@ -1,13 +1,16 @@
 //! Build script: embeds `base/`, `skills/` and `templates/` into the binary, so an installed `claw` works from
-//! any directory. Build outputs (`target/`) and lock files are not part of the product.
+//! any directory. Build outputs (`target/`) are not part of the product; `base/Cargo.lock` is (an
+//! install starts from the crate versions the base was tested with).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 const ROOTS: &[&str] = &["base", "skills", "templates"];
-const SKIPPED: &[&str] = &["target", "Cargo.lock", ".DS_Store"];
+const SKIPPED: &[&str] = &["target", ".DS_Store"];
 
 fn main() {
+    // The platform cargo resolves crates for when claw updates an install's Cargo.lock.
+    println!("cargo:rustc-env=CLAW_HOST_TARGET={}", std::env::var("TARGET").expect("cargo sets TARGET"));
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     for root in ROOTS {

@@ -65,7 +65,10 @@ pub fn run(
     }
     if opts.dry_run {
         for path in &touched {
-            write_out(out, &unified_diff(path, ours.get(path), merged.tree.get(path))?)?;
+            write_out(
+                out,
+                &crate::sanitize::escape_controls(&unified_diff(path, ours.get(path), merged.tree.get(path))?),
+            )?;
         }
         if !merged.conflicts.is_empty() {
             write_out(out, &conflict_report(&merged.conflicts))?;

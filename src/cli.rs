@@ -55,6 +55,10 @@ pub enum Command {
         /// Do not ask before applying skills that are not built in.
         #[arg(long)]
         yes: bool,
+        /// Allow skills that are not built in to add what runs code at build or edit time
+        /// (build scripts, proc-macros, .cargo/, toolchain files, editor and agent settings).
+        #[arg(long)]
+        allow_build_code: bool,
     },
     /// List, inspect, apply and remove skills.
     #[command(subcommand)]
@@ -102,6 +106,10 @@ pub enum SkillCommand {
         /// Do not ask before applying skills that are not built in.
         #[arg(long)]
         yes: bool,
+        /// Allow skills that are not built in to add what runs code at build or edit time
+        /// (build scripts, proc-macros, .cargo/, toolchain files, editor and agent settings).
+        #[arg(long)]
+        allow_build_code: bool,
     },
     /// Remove skills from this install, as one commit; your own edits stay.
     Remove {

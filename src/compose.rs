@@ -13,7 +13,8 @@ use crate::catalog::Skill;
 use crate::embedded;
 use crate::error::{Context, Error, Result, bail};
 use crate::install_record::{InstallRecord, RECORD_PATH, SkillRecord};
-use crate::render;
+use crate::manifest::VarType;
+use crate::render::{self, Escape};
 use crate::tree::{Entry, Tree};
 use crate::{relpath, rust_edit, text_edit};
 
@@ -74,7 +75,8 @@ pub fn canonical_order(mut selected: Vec<Selected>) -> Result<Vec<Selected>> {
 /// Composes the pristine tree for `skills`, which must be in canonical order.
 pub fn pristine_tree(base: &Base, install_name: &str, skills: &[Selected]) -> Result<Tree> {
     let mut tree = Tree::new();
-    let base_ctx = minijinja::context! { install => minijinja::context! { name => install_name } };
+    let base_ctx =
+        minijinja::context! { install => minijinja::context! { name => Value::from_safe_string(install_name.into()) } };
     for (path, entry) in base.files.iter() {
         match path.strip_suffix(".j2") {
             Some(target) => {
@@ -121,7 +123,7 @@ fn apply_skill(
     let name = skill.name();
     let ctx = skill_context(install_name, selected);
     for (raw_path, entry) in skill.files.iter() {
-        let path = render::render_if_templated(&format!("path {raw_path}"), raw_path, &ctx)?;
+        let path = render::render_if_templated(&format!("path {raw_path}"), raw_path, &ctx, Escape::Text)?;
         let (path, data) = match path.strip_suffix(".j2") {
             Some(target) => {
                 let text = std::str::from_utf8(&entry.data)
@@ -145,7 +147,11 @@ fn apply_skill(
     }
     for edit in &skill.manifest.edits {
         let slot = base.slot(&edit.slot)?;
-        let add = render::render_if_templated(&format!("edit at slot {}", edit.slot), &edit.add, &ctx)?;
+        let escape = match slot {
+            Slot::RustList { .. } | Slot::RustItems { .. } => Escape::Rust,
+            Slot::CargoDeps { .. } | Slot::Lines { .. } => Escape::Text,
+        };
+        let add = render::render_if_templated(&format!("edit at slot {}", edit.slot), &edit.add, &ctx, escape)?;
         let file = slot.file();
         let text = tree.text(file).with_context(|| format!("slot {}: {file} is missing or not UTF-8", edit.slot))?;
         let out = match slot {
@@ -174,12 +180,29 @@ fn apply_skill(
     Ok(())
 }
 
+/// The template context of a skill. Names and versions are checked when parsed, so they print
+/// as written; variables print by their type (a string as a literal in code).
 fn skill_context(install_name: &str, selected: &Selected) -> Value {
     let m = &selected.skill.manifest;
+    let safe = |s: &str| Value::from_safe_string(s.to_string());
+    let vars: BTreeMap<&str, Value> = selected
+        .vars
+        .iter()
+        .map(|(name, value)| {
+            let kind = m.vars.get(name).map(|v| v.kind).unwrap_or_default();
+            let typed = match kind {
+                VarType::String => Value::from(value.as_str()),
+                VarType::Int => value.parse::<i64>().map_or_else(|_| Value::from(value.as_str()), Value::from),
+                VarType::Bool => Value::from(value == "true"),
+                VarType::Ident => safe(value),
+            };
+            (name.as_str(), typed)
+        })
+        .collect();
     minijinja::context! {
-        install => minijinja::context! { name => install_name },
-        skill => minijinja::context! { name => &m.name, version => m.version.to_string() },
-        vars => &selected.vars,
+        install => minijinja::context! { name => safe(install_name) },
+        skill => minijinja::context! { name => safe(&m.name), version => safe(&m.version.to_string()) },
+        vars => vars,
     }
 }
 

@@ -2,6 +2,7 @@
 //! are applied and removed, every change one reviewable git commit.
 
 mod base;
+mod capability;
 mod cargo_edit;
 mod catalog;
 mod change;
@@ -14,6 +15,7 @@ mod install;
 mod install_record;
 mod journal;
 mod lock;
+mod lockfile;
 mod manifest;
 mod merge;
 mod pending;
@@ -21,6 +23,7 @@ mod relpath;
 mod render;
 mod repo;
 mod rust_edit;
+mod sanitize;
 mod text_edit;
 mod tree;
 mod workdir;

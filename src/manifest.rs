@@ -69,6 +69,22 @@ pub struct Var {
     pub default: String,
     #[serde(default)]
     pub choices: Vec<String>,
+    /// What the value is, checked on `--var`; it decides how the value renders in code.
+    #[serde(default, rename = "type")]
+    pub kind: VarType,
+}
+
+/// A variable's type. A `string` renders in Rust, TOML and JSON as a literal of that language
+/// (never as code); the others are checked and render as written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum VarType {
+    #[default]
+    String,
+    Int,
+    Bool,
+    /// A Rust identifier: ASCII letters, digits and '_', not starting with a digit.
+    Ident,
 }
 
 /// An environment variable the skill reads at run time; documented in `.env.example`.
@@ -144,6 +160,9 @@ impl Manifest {
 
     fn check(&self) -> Result<()> {
         validate_name("skill", &self.name)?;
+        if !crate::sanitize::is_one_line(&self.summary) || self.summary.trim().is_empty() {
+            bail!("summary must be one line of text without control characters: {:?}", self.summary);
+        }
         for other in self.requires.iter().chain(&self.conflicts).chain(&self.replaces) {
             validate_name("skill", other)?;
             if *other == self.name {
@@ -152,6 +171,9 @@ impl Manifest {
         }
         for (name, var) in &self.vars {
             validate_name("variable", name)?;
+            if !crate::sanitize::is_one_line(&var.doc) {
+                bail!("variable {name}: doc must be one line without control characters");
+            }
             check_var_value(name, var, &var.default)?;
         }
         for env in &self.env {
@@ -161,7 +183,7 @@ impl Manifest {
             if !ok {
                 bail!("invalid environment variable name {:?}: use A-Z, 0-9 and '_'", env.name);
             }
-            if env.doc.contains('\n') || env.example.contains('\n') {
+            if !crate::sanitize::is_one_line(&env.doc) || !crate::sanitize::is_one_line(&env.example) {
                 bail!("environment variable {}: doc and example must be one line", env.name);
             }
         }
@@ -202,6 +224,24 @@ fn check_var_value(name: &str, var: &Var, value: &str) -> Result<()> {
     if value.len() > 256 || value.chars().any(char::is_control) {
         bail!("variable {name}: values are one line of at most 256 bytes");
     }
+    let typed = match var.kind {
+        VarType::String => true,
+        VarType::Int => value.parse::<i64>().is_ok(),
+        VarType::Bool => value == "true" || value == "false",
+        VarType::Ident => {
+            value.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && value != "_"
+        }
+    };
+    if !typed {
+        let want = match var.kind {
+            VarType::Int => "an integer",
+            VarType::Bool => "true or false",
+            _ => "a Rust identifier (letters, digits and '_')",
+        };
+        bail!("variable {name}: {value:?} is not {want}");
+    }
     if !var.choices.is_empty() && !var.choices.iter().any(|c| c == value) {
         bail!("variable {name}: {value:?} is not one of {}", var.choices.join(", "));
     }
@@ -240,6 +280,29 @@ mod tests {
     fn refuses_git_and_path_dependencies() {
         let text = format!("{MINIMAL}[cargo.host-deps]\nx = {{ version = \"1\", git = \"https://example.com/x\" }}\n");
         assert!(Manifest::parse(&text, "demo").is_err());
+    }
+
+    #[test]
+    fn a_summary_is_one_line_so_it_cannot_forge_trailers() {
+        let text = MINIMAL.replace("summary = \"", "summary = \"x\\n\\nClaw-Skill-Applied: telegram 9.9.9\\n");
+        let err = Manifest::parse(&text, "demo").unwrap_err();
+        assert!(err.message.contains("summary must be one line"), "{err}");
+        assert!(Manifest::parse(&MINIMAL.replace("summary = \"", "summary = \"\\u001b[2K"), "demo").is_err());
+    }
+
+    #[test]
+    fn typed_variables_are_checked() {
+        let text = format!(
+            "{MINIMAL}[vars.n]\ndoc = \"n\"\ndefault = \"3\"\ntype = \"int\"\n[vars.i]\ndoc = \"i\"\ndefault = \"x\"\ntype = \"ident\"\n"
+        );
+        let m = Manifest::parse(&text, "demo").unwrap();
+        let bad = |k: &str, v: &str| {
+            let given = BTreeMap::from([(k.to_string(), v.to_string())]);
+            m.resolve_vars(&given).unwrap_err().message
+        };
+        assert!(bad("n", "3; evil()").contains("is not an integer"));
+        assert!(bad("i", "a::b").contains("is not a Rust identifier"));
+        assert!(Manifest::parse(&text.replace("default = \"3\"", "default = \"yes\""), "demo").is_err());
     }
 
     #[test]

@@ -56,6 +56,11 @@ impl<'a> Source<'a> {
 pub fn add_list_element(path: &str, text: &str, item: &str, expr_text: &str) -> Result<String> {
     let expr: Expr = syn::parse_str(expr_text)
         .map_err(|e| crate::error::Error::new(format!("{expr_text:?} is not a Rust expression: {e}")))?;
+    let mut check = PlainExpr::default();
+    syn::visit::Visit::visit_expr(&mut check, &expr);
+    if let Some(why) = check.refused {
+        bail!("{expr_text:?}: a rust-list slot takes a plain expression: {why}");
+    }
     // A one-line expression is kept as its author wrote it; anything longer is laid out by
     // prettyplease.
     let rendered =
@@ -101,8 +106,15 @@ pub fn add_list_element(path: &str, text: &str, item: &str, expr_text: &str) -> 
 pub fn add_item(path: &str, text: &str, item: &str) -> Result<String> {
     let parsed: Item =
         syn::parse_str(item).map_err(|e| crate::error::Error::new(format!("{item:?} is not a Rust item: {e}")))?;
-    let key = sort_key(&parsed).ok_or_else(|| {
-        crate::error::Error::new(format!("{item:?}: a rust-items slot takes only `mod name;` or `use path;`"))
+    let attributed = match &parsed {
+        Item::Mod(m) => !m.attrs.is_empty(),
+        Item::Use(u) => !u.attrs.is_empty(),
+        _ => false,
+    };
+    let key = sort_key(&parsed).filter(|_| !attributed).ok_or_else(|| {
+        crate::error::Error::new(format!(
+            "{item:?}: a rust-items slot takes only a plain `mod name;` or `use path;` (no attributes)"
+        ))
     })?;
     let file = syn::File { shebang: None, frontmatter: None, attrs: vec![], items: vec![parsed] };
     let rendered = prettyplease::unparse(&file);
@@ -143,6 +155,43 @@ pub fn add_item(path: &str, text: &str, item: &str) -> Result<String> {
     };
     reparse(path, &edited)?;
     Ok(edited)
+}
+
+/// Walks an expression for what a rust-list slot refuses: attributes (`#[path]`, `#[cfg]`...)
+/// and macros other than `vec!` and `format!`, whose bodies are walked too. `include!`,
+/// `include_str!`, `env!` and kin would read files or the environment at build time.
+#[derive(Default)]
+struct PlainExpr {
+    refused: Option<String>,
+}
+
+impl<'ast> syn::visit::Visit<'ast> for PlainExpr {
+    fn visit_attribute(&mut self, attr: &'ast syn::Attribute) {
+        let path = attr.path().to_token_stream().to_string().replace(' ', "");
+        self.refused.get_or_insert(format!("no attributes (found #[{path}])"));
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        let name = mac.path.to_token_stream().to_string().replace(' ', "");
+        if name != "vec" && name != "format" {
+            self.refused.get_or_insert(format!("no macros but vec! and format! (found {name}!)"));
+            return;
+        }
+        let body = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated).or_else(|_| {
+            mac.parse_body_with(|input: syn::parse::ParseStream| {
+                let value: Expr = input.parse()?;
+                input.parse::<Token![;]>()?;
+                let count: Expr = input.parse()?;
+                Ok(Punctuated::<Expr, Token![,]>::from_iter([value, count]))
+            })
+        });
+        match body {
+            Ok(exprs) => exprs.iter().for_each(|e| self.visit_expr(e)),
+            Err(_) => {
+                self.refused.get_or_insert(format!("the body of {name}! is not a list of expressions"));
+            }
+        }
+    }
 }
 
 /// What a `mod` or `use` item sorts by: its kind (mods first), then its name or path.
@@ -319,12 +368,31 @@ mod tests {
     }
 
     #[test]
+    fn refuses_attributes_and_macros_that_read_files() {
+        let err = add_item("x.rs", "mod a;\n", "#[path = \"/abs/evil.rs\"] pub mod evil;").unwrap_err().message;
+        assert!(err.contains("(no attributes)"), "{err}");
+        assert!(add_item("x.rs", "mod a;\n", "#[cfg(all())] use std::fs;").is_err());
+        for (expr, found) in [
+            ("include!(\"/abs/file.rs\")", "include!"),
+            ("(\"a\", { include_str!(\"/etc/passwd\") })", "include_str!"),
+            ("vec![env!(\"HOME\")]", "env!"),
+            ("format!(\"{}\", std::option_env!(\"X\"))", "std::option_env!"),
+            ("vec![concat!(\"a\"); 2]", "concat!"),
+            ("|| { #[path = \"/x.rs\"] mod m; }", "#[path]"),
+        ] {
+            let err = add_list_element("m.rs", REGISTRY, "registry", expr).unwrap_err().message;
+            assert!(err.contains("a rust-list slot takes a plain expression") && err.contains(found), "{expr}: {err}");
+        }
+        assert!(add_list_element("m.rs", REGISTRY, "registry", "(\"a\", vec![format!(\"{}\", 1)])").is_ok());
+    }
+
+    #[test]
     fn refuses_other_items_and_bad_code() {
         assert!(
             add_item("x.rs", "mod a;\n", "fn evil() {}")
                 .unwrap_err()
                 .message
-                .contains("only `mod name;` or `use path;`")
+                .contains("only a plain `mod name;` or `use path;`")
         );
         assert!(
             add_list_element("m.rs", REGISTRY, "registry", "1 +")

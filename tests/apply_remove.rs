@@ -77,6 +77,7 @@ fn an_apply_commit_holds_new_files_one_line_registrations_and_the_record() {
             ".claw/install.toml",
             ".env.example",
             "CLAUDE.md",
+            "Cargo.lock",
             "Cargo.toml",
             "src/channels/alpha.rs",
             "src/channels/mod.rs",

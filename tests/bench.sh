@@ -11,4 +11,4 @@ if [ "${1:-}" = "--quick" ]; then
   echo "quick mode: no LTO; figures are indicative"
 fi
 cargo bench --locked --bench apply
-(cd base && cargo bench --bench host)
+(cd base && cargo bench --locked --bench host)

@@ -24,7 +24,7 @@ env -u CLAW_SKILLS "$claw" skill apply telegram --replace whatsapp --yes >/dev/n
 [ ! -e src/channels/whatsapp.rs ] || fail "whatsapp.rs is still there"
 [ "$(git rev-parse 'HEAD^{tree}')" = "$(git -C "$work/fresh/agent" rev-parse 'HEAD^{tree}')" ] ||
   fail "the swapped install differs from one made with Telegram from the start"
-if cargo tree --workspace --prefix none --edges normal,build,dev | grep -E '^(whatsapp-rust|wacore|openssl-sys) '; then
+if cargo tree --locked --workspace --prefix none --edges normal,build,dev | grep -E '^(whatsapp-rust|wacore|openssl-sys) '; then
   fail "the Telegram install still depends on the crates above"
 fi
 echo "channel_swap: ok"

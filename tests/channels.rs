@@ -40,12 +40,37 @@ fn telegram_replaces_the_default_whatsapp_in_one_commit_that_leaves_no_trace() {
     }
     assert!(read(&dir, "src/channels/mod.rs").contains("(\"telegram\", telegram::open)"));
     assert!(read(&dir, ".env.example").contains("TELEGRAM_BOT_TOKEN"));
+    // The lock moves in the same commit: WhatsApp's crates leave, and every crate kept keeps
+    // its version.
+    let (before, after) =
+        (locked(&git(&dir, &["show", "HEAD~1:Cargo.lock"])), locked(&git(&dir, &["show", "HEAD:Cargo.lock"])));
+    assert!(before.keys().any(|name| name.starts_with("whatsapp")), "WhatsApp's crates were locked");
+    for name in after.keys() {
+        assert!(!name.starts_with("whatsapp") && !name.starts_with("wacore"), "{name} is still locked");
+    }
+    for (name, versions) in &after {
+        if let Some(old) = before.get(name) {
+            assert!(versions.iter().all(|v| old.contains(v)), "{name} moved from {old:?} to {versions:?}");
+        }
+    }
 
     // The same tree as a bare install given Telegram directly.
     builtin(&tmp.path().join("fresh"), &["init", "x", "--bare"]);
     let fresh = tmp.path().join("fresh/x");
     builtin(&fresh, &["skill", "apply", "telegram", "--yes"]);
     assert_eq!(tree_id(&dir), tree_id(&fresh));
+}
+
+/// A Cargo.lock's packages: name and versions.
+fn locked(lock: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let lock: toml::Table = toml::from_str(lock).expect("Cargo.lock parses");
+    for p in lock["package"].as_array().expect("packages") {
+        out.entry(p["name"].as_str().unwrap().to_string())
+            .or_default()
+            .push(p["version"].as_str().unwrap().to_string());
+    }
+    out
 }
 
 #[test]

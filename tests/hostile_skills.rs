@@ -82,3 +82,54 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn slot_edits_with_attributes_or_file_reading_macros_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = install(tmp.path());
+    let hostile = fixtures("hostile");
+    refused(
+        &dir,
+        &hostile,
+        "pathattr",
+        "a rust-items slot takes only a plain `mod name;` or `use path;` (no attributes)",
+    );
+    refused(
+        &dir,
+        &hostile,
+        "include",
+        "a rust-list slot takes a plain expression: no macros but vec! and format! (found include!)",
+    );
+}
+
+#[test]
+fn a_var_with_quotes_and_braces_in_a_rust_slot_renders_as_a_string_literal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = install(tmp.path());
+    let value = r#"x", required: true }); std::process::exit(1); ({ "{}"#;
+    let var = format!("doc={value}");
+    let out = claw_with(&dir, &fixtures("hostile"), &["skill", "apply", "literal", "--yes", "--var", &var]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = read(&dir, "src/config.rs");
+    let line = config.lines().find(|l| l.contains("\"LITERAL\"")).expect("the entry is registered");
+    assert_eq!(line.trim(), format!("Key {{ name: \"LITERAL\", doc: {value:?}, required: false }},"));
+    assert_eq!(config.matches("std::process::exit").count(), 1, "the value became code:\n{config}");
+}
+
+#[test]
+fn control_characters_in_a_skills_files_are_shown_escaped_in_the_dry_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = install(tmp.path());
+    let out = claw_with(&dir, &fixtures("hostile"), &["skill", "apply", "ansi", "--dry-run"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("+rm -rf ~ \\r\\u{1b}[2Kharmless line"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\r'), "raw control characters reached the terminal");
+}
+
+#[test]
+fn a_summary_that_would_forge_commit_trailers_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = install(tmp.path());
+    refused(&dir, &fixtures("hostile"), "forged", "summary must be one line of text without control characters");
+}

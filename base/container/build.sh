@@ -13,8 +13,8 @@ arch="$(uname -m)"
 target="${arch}-unknown-linux-gnu"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 # A static binary: it runs on any base image, including an empty one.
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p claw-agent --target "$target" 2>&1 | tail -n 3 >&2 || \
-  RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p claw-agent --target "$target"
+# --locked: the crates built are those Cargo.lock names, never newer ones resolved on the way.
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p claw-agent --target "$target"
 agent="$target_dir/$target/release/claw-agent"
 
 context="$(mktemp -d)"

@@ -5,12 +5,15 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::base::Base;
+use crate::capability::Report;
 use crate::catalog::Catalog;
 use crate::change::{self, Outcome};
 use crate::cli::{ChangeArgs, ConflictMode};
 use crate::compose::{self, Selected};
 use crate::error::{Code, Error, Result, bail};
 use crate::install::Install;
+use crate::lockfile;
+use crate::tree::Tree;
 
 pub fn apply(
     catalog: &Catalog,
@@ -19,12 +22,13 @@ pub fn apply(
     replace: &[String],
     args: ChangeArgs,
     raw_vars: &[String],
-    yes: bool,
+    (yes, allow_build_code): (bool, bool),
 ) -> Result<()> {
     let install = Install::open(dir)?;
     install.ensure_no_pending()?;
     let record = install.record()?;
     let mut selected = install.selected(&record)?;
+    let before = selected.clone();
     let vars = super::parse_vars(raw_vars, names)?;
     let mut removed: Vec<(String, String)> = Vec::new();
     for old in replace {
@@ -75,17 +79,19 @@ pub fn apply(
             removed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
-    let message = super::commit_message(&title, &applied, &removed)?;
     let base = Base::embedded()?;
-    let pristine = compose::pristine_tree(&base, &record.name, &ordered)?;
+    let (pristine, report) = compose_locked(&install, &base, &record.name, &before, &ordered)?;
+    let message = super::commit_message(&title, &applied, &removed, &report.text())?;
     if !args.dry_run {
+        report.check_allowed(&applied, allow_build_code)?;
         let preview = || {
+            eprint!("{}", report.text());
             let opts = change::Options { dry_run: true, ..Default::default() };
             change::run(&install, &pristine, &message, opts, &mut std::io::stderr()).map(|_| ())
         };
         super::confirm_untrusted(&applied, yes, preview)?;
     }
-    finish(&install, &pristine, &message, args)
+    finish(&install, &pristine, &message, &report, args)
 }
 
 pub fn remove(dir: &Path, names: &[String], args: ChangeArgs) -> Result<()> {
@@ -93,6 +99,7 @@ pub fn remove(dir: &Path, names: &[String], args: ChangeArgs) -> Result<()> {
     install.ensure_no_pending()?;
     let record = install.record()?;
     let mut selected = install.selected(&record)?;
+    let before = selected.clone();
     let mut removed = Vec::new();
     for name in names {
         let Some(pos) = selected.iter().position(|s| s.name() == name) else {
@@ -112,13 +119,28 @@ pub fn remove(dir: &Path, names: &[String], args: ChangeArgs) -> Result<()> {
     }
     let ordered = compose::canonical_order(selected)?;
     let title = format!("remove {}", names.join(", "));
-    let message = super::commit_message(&title, &[], &removed)?;
     let base = Base::embedded()?;
-    let pristine = compose::pristine_tree(&base, &record.name, &ordered)?;
-    finish(&install, &pristine, &message, args)
+    let (pristine, report) = compose_locked(&install, &base, &record.name, &before, &ordered)?;
+    let message = super::commit_message(&title, &[], &removed, &report.text())?;
+    finish(&install, &pristine, &message, &report, args)
 }
 
-fn finish(install: &Install, pristine: &crate::tree::Tree, message: &str, args: ChangeArgs) -> Result<()> {
+/// The new pristine tree with its Cargo.lock updated, and the change's capability report.
+fn compose_locked(
+    install: &Install,
+    base: &Base,
+    name: &str,
+    before: &[Selected],
+    after: &[Selected],
+) -> Result<(Tree, Report)> {
+    let mut pristine = compose::pristine_tree(base, name, after)?;
+    let (_, old) = install.pristine()?;
+    let lock = lockfile::update(old, &mut pristine, &install.claw_dir)?;
+    let report = Report::new(base, before, after, old, &pristine, &lock);
+    Ok((pristine, report))
+}
+
+fn finish(install: &Install, pristine: &Tree, message: &str, report: &Report, args: ChangeArgs) -> Result<()> {
     let opts = change::Options {
         dry_run: args.dry_run,
         markers: args.conflicts == ConflictMode::Markers,
@@ -126,6 +148,11 @@ fn finish(install: &Install, pristine: &crate::tree::Tree, message: &str, args: 
     };
     let title = message.lines().next().unwrap_or_default();
     let mut stdout = std::io::stdout().lock();
+    if args.dry_run {
+        let _ = write!(stdout, "{}", report.text());
+    } else if let Some(note) = &report.lock_note {
+        eprintln!("{note}");
+    }
     match change::run(install, pristine, message, opts, &mut stdout)? {
         Outcome::Previewed => Ok(()),
         Outcome::Committed { commit, changed } => {

@@ -5,13 +5,21 @@ use std::path::Path;
 use git2::{Repository, RepositoryInitOptions};
 
 use crate::base::Base;
+use crate::capability::Report;
 use crate::catalog::Catalog;
 use crate::compose::{self, Selected};
 use crate::error::{Context, Result, bail};
 use crate::manifest::validate_name;
-use crate::{repo, workdir};
+use crate::{lockfile, repo, workdir};
 
-pub fn init(catalog: &Catalog, dir: &Path, extra: &[String], bare: bool, raw_vars: &[String], yes: bool) -> Result<()> {
+pub fn init(
+    catalog: &Catalog,
+    dir: &Path,
+    extra: &[String],
+    bare: bool,
+    raw_vars: &[String],
+    (yes, allow_build_code): (bool, bool),
+) -> Result<()> {
     if dir.exists() && std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?.next().is_some() {
         bail!("{} already exists and is not empty", dir.display());
     }
@@ -37,15 +45,26 @@ pub fn init(catalog: &Catalog, dir: &Path, extra: &[String], bare: bool, raw_var
     let vars = super::parse_vars(raw_vars, &names)?;
     let selected: Vec<Selected> =
         names.iter().map(|n| super::select(catalog, n, vars.get(n))).collect::<Result<_>>()?;
-    super::confirm_untrusted(&selected.iter().collect::<Vec<_>>(), yes, || Ok(()))?;
     let selected = compose::canonical_order(selected)?;
-    let tree = compose::pristine_tree(&base, name, &selected)?;
-    let applied: Vec<&Selected> = selected.iter().collect();
-    let message = super::commit_message(&format!("init {name} (base {})", base.manifest.version), &applied, &[])?;
-
-    // Built beside the target and renamed into place, so a failed init leaves nothing behind.
+    let bare_tree = compose::pristine_tree(&base, name, &[])?;
+    let mut tree = compose::pristine_tree(&base, name, &selected)?;
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let lock = lockfile::update(&bare_tree, &mut tree, parent)?;
+    let report = Report::new(&base, &[], &selected, &bare_tree, &tree, &lock);
+    let applied: Vec<&Selected> = selected.iter().collect();
+    report.check_allowed(&applied, allow_build_code)?;
+    super::confirm_untrusted(&applied, yes, || {
+        eprint!("{}", report.text());
+        Ok(())
+    })?;
+    if let Some(note) = &report.lock_note {
+        eprintln!("{note}");
+    }
+    let title = format!("init {name} (base {})", base.manifest.version);
+    let message = super::commit_message(&title, &applied, &[], &report.text())?;
+
+    // Built beside the target and renamed into place, so a failed init leaves nothing behind.
     let staging = parent.join(format!(".{name}.claw-init-{}", std::process::id()));
     let result = build(&staging, &tree, &message).and_then(|()| {
         if dir.exists() {

@@ -20,13 +20,13 @@ pub fn run(cli: Cli) -> Result<()> {
     let catalog = Catalog::new(cli.skills.clone())?;
     let dir = cli.cwd.clone();
     match cli.command {
-        Command::Init { dir: target, with_skills, bare, vars, yes } => {
-            init::init(&catalog, &dir.join(target), &with_skills, bare, &vars, yes)
+        Command::Init { dir: target, with_skills, bare, vars, yes, allow_build_code } => {
+            init::init(&catalog, &dir.join(target), &with_skills, bare, &vars, (yes, allow_build_code))
         }
         Command::Skill(SkillCommand::List { json }) => skill_info::list(&catalog, &dir, json),
         Command::Skill(SkillCommand::Show { name }) => skill_info::show(&catalog, &name),
-        Command::Skill(SkillCommand::Apply { names, replace, change, vars, yes }) => {
-            apply::apply(&catalog, &dir, &names, &replace, change, &vars, yes)
+        Command::Skill(SkillCommand::Apply { names, replace, change, vars, yes, allow_build_code }) => {
+            apply::apply(&catalog, &dir, &names, &replace, change, &vars, (yes, allow_build_code))
         }
         Command::Skill(SkillCommand::Remove { names, change }) => apply::remove(&dir, &names, change),
         Command::Status { json } => status::status(&dir, json),
@@ -93,11 +93,17 @@ fn confirm_untrusted(new: &[&Selected], yes: bool, preview: impl FnOnce() -> Res
 }
 
 /// The commit message of a change, from `templates/commit.txt.j2`.
-fn commit_message(title: &str, applied: &[&Selected], removed: &[(String, String)]) -> Result<String> {
+/// `capabilities` is the change's capability report ([`crate::capability::Report::text`]).
+fn commit_message(
+    title: &str,
+    applied: &[&Selected],
+    removed: &[(String, String)],
+    capabilities: &str,
+) -> Result<String> {
     let applied: Vec<_> = applied.iter().map(|s| minijinja::context! { name => s.name(), version => s.skill.manifest.version.to_string(), summary => &s.skill.manifest.summary }).collect();
     let removed: Vec<_> = removed.iter().map(|(n, v)| minijinja::context! { name => n, version => v }).collect();
     compose::render_template(
         "commit.txt.j2",
-        &minijinja::context! { title => title, applied => applied, removed => removed },
+        &minijinja::context! { title => title, applied => applied, removed => removed, capabilities => capabilities },
     )
 }

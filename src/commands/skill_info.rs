@@ -118,10 +118,10 @@ pub fn show(catalog: &Catalog, name: &str) -> Result<()> {
         println!("env {}{}: {}", e.name, if e.required { " (required)" } else { "" }, e.doc);
     }
     for path in skill.files.paths() {
-        println!("adds {path}");
+        println!("adds {}", crate::sanitize::escape_controls(path));
     }
     for edit in &m.edits {
-        println!("registers at slot {}: {}", edit.slot, edit.add);
+        println!("registers at slot {}: {}", edit.slot, crate::sanitize::escape_controls(&edit.add));
     }
     for (slot, deps) in &m.cargo {
         for krate in deps.keys() {
@@ -129,9 +129,9 @@ pub fn show(catalog: &Catalog, name: &str) -> Result<()> {
         }
     }
     if let Some(verify) = &m.verify {
-        println!("verify: {verify}");
+        println!("verify: {}", crate::sanitize::escape_controls(verify));
     }
-    println!("\n{}", skill.instructions);
+    println!("\n{}", crate::sanitize::escape_controls(&skill.instructions));
     Ok(())
 }
 

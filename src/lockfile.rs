@@ -1,0 +1,183 @@
+//! `Cargo.lock` follows `Cargo.toml`: an install commits its lock, so the crates it builds are the
+//! crates its history shows. A change that alters a manifest resolves the new tree with cargo,
+//! starting from the previous lock, so cargo keeps every version it can and only adds or moves
+//! what the change needs. The same cargo call says which crates run code when they are built
+//! (build scripts, proc-macros), for the capability report.
+//!
+//! Only the manifests, the lock and Rust sources are written to the scratch folder cargo reads:
+//! never `.cargo/` or toolchain files, which would make cargo run a skill's code. The folder sits
+//! in the install's `.git/claw/` (or beside a new install), not in the shared temporary folder,
+//! where another user's `.cargo/config.toml` in a parent folder would be read too.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+use crate::error::{Context, Result};
+use crate::tree::Tree;
+
+pub const LOCK: &str = "Cargo.lock";
+
+/// The platform claw was built for; cargo downloads only the crates this platform builds.
+const HOST: &str = env!("CLAW_HOST_TARGET");
+
+/// A crate by name and version.
+pub type CrateId = (String, String);
+
+/// How a resolution went.
+pub enum Resolution {
+    /// Nothing a lock depends on changed.
+    Unchanged,
+    /// The new lock, and the crates that run code when built (build script or proc-macro).
+    Resolved { lock: Vec<u8>, runs_code: BTreeMap<CrateId, &'static str> },
+    /// Cargo could not resolve (for example the registry is unreachable): the previous lock
+    /// stays, and the message says why and what to run later.
+    Failed { message: String },
+}
+
+/// Whether any `Cargo.toml` differs between the trees.
+pub fn manifests_changed(old: &Tree, new: &Tree) -> bool {
+    let manifest = |p: &String| p == "Cargo.toml" || p.ends_with("/Cargo.toml");
+    old.paths().chain(new.paths()).filter(|p| manifest(p)).any(|p| old.get(p) != new.get(p))
+}
+
+/// Updates `new`'s `Cargo.lock` from `old`'s when a manifest changed, in place; otherwise `new`
+/// keeps `old`'s lock (the composed tree holds only the base's own).
+pub fn update(old: &Tree, new: &mut Tree, scratch_in: &Path) -> Result<Resolution> {
+    // An install from before locks were committed has none: the first change resolves one.
+    if let Some(entry) = old.get(LOCK).filter(|_| !manifests_changed(old, new)) {
+        new.insert(LOCK, entry.clone());
+        return Ok(Resolution::Unchanged);
+    }
+    let resolution = resolve(new, old.get(LOCK).map(|e| e.data.as_slice()), scratch_in)?;
+    match &resolution {
+        Resolution::Resolved { lock, .. } => new.insert(LOCK, crate::tree::Entry::file(lock.clone())),
+        _ => {
+            if let Some(entry) = old.get(LOCK) {
+                new.insert(LOCK, entry.clone());
+            }
+        }
+    }
+    Ok(resolution)
+}
+
+/// Resolves `tree` with cargo, starting from `previous` (offline first, then online), in a
+/// scratch folder made in `scratch_in`.
+pub fn resolve(tree: &Tree, previous: Option<&[u8]>, scratch_in: &Path) -> Result<Resolution> {
+    let scratch = Scratch::new(scratch_in)?;
+    for (path, entry) in tree.iter() {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let inert = name == "Cargo.toml" || path.ends_with(".rs");
+        let hidden = path.split('/').any(|part| part.starts_with('.'));
+        if inert && !hidden && path != LOCK {
+            let target = scratch.0.join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(&target, &entry.data).with_context(|| format!("writing {}", target.display()))?;
+        }
+    }
+    if let Some(lock) = previous {
+        std::fs::write(scratch.0.join(LOCK), lock).context("writing the previous Cargo.lock")?;
+    }
+    let mut last_error = String::new();
+    for offline in [true, false] {
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.args(["metadata", "--format-version", "1", "--filter-platform", HOST])
+            .current_dir(&scratch.0)
+            .env("CARGO_NET_RETRY", "1")
+            .env("CARGO_HTTP_TIMEOUT", "15")
+            .env_remove("CARGO_TARGET_DIR");
+        if offline {
+            cmd.arg("--offline");
+        }
+        let out = cmd.output().context("running cargo (is it installed and on PATH?)")?;
+        if out.status.success() {
+            let lock = std::fs::read(scratch.0.join(LOCK)).context("cargo wrote no Cargo.lock")?;
+            return Ok(Resolution::Resolved { lock, runs_code: runs_code(&out.stdout)? });
+        }
+        last_error = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    }
+    let reason = last_error.lines().filter(|l| !l.trim().is_empty()).take(4).collect::<Vec<_>>().join("\n    ");
+    Ok(Resolution::Failed {
+        message: format!(
+            "Cargo.lock was not updated: cargo could not resolve the new dependencies (is the registry reachable?):\n    \
+             {reason}\n  The previous lock is kept. Once online, run `cargo update --workspace` in the install and \
+             commit Cargo.lock."
+        ),
+    })
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    version: String,
+    source: Option<String>,
+    targets: Vec<Target>,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    kind: Vec<String>,
+}
+
+/// The registry crates whose build runs their own code.
+fn runs_code(metadata: &[u8]) -> Result<BTreeMap<CrateId, &'static str>> {
+    let metadata: Metadata = serde_json::from_slice(metadata).context("reading cargo metadata's output")?;
+    let mut out = BTreeMap::new();
+    for p in metadata.packages.into_iter().filter(|p| p.source.is_some()) {
+        let kinds: Vec<&str> = p.targets.iter().flat_map(|t| t.kind.iter().map(String::as_str)).collect();
+        let what = if kinds.contains(&"proc-macro") {
+            "proc-macro"
+        } else if kinds.contains(&"custom-build") {
+            "build script"
+        } else {
+            continue;
+        };
+        out.insert((p.name, p.version), what);
+    }
+    Ok(out)
+}
+
+/// The registry crates a lock holds: name and version.
+pub fn crates(lock: Option<&[u8]>) -> Vec<CrateId> {
+    #[derive(Deserialize)]
+    struct Lock {
+        #[serde(default)]
+        package: Vec<Locked>,
+    }
+    #[derive(Deserialize)]
+    struct Locked {
+        name: String,
+        version: String,
+        source: Option<String>,
+    }
+    let Some(text) = lock.and_then(|l| std::str::from_utf8(l).ok()) else { return vec![] };
+    let Ok(lock) = toml::from_str::<Lock>(text) else { return vec![] };
+    lock.package.into_iter().filter(|p| p.source.is_some()).map(|p| (p.name, p.version)).collect()
+}
+
+/// A folder removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(parent: &Path) -> Result<Scratch> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let dir = parent.join(format!(".claw-lock-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
