@@ -205,10 +205,12 @@ impl Session {
     }
 }
 
+/// Removes a container (by id or name), killing it if it runs; one already gone is no error.
 async fn remove(docker: &Docker, id: &str) {
     let options = RemoveContainerOptionsBuilder::new().force(true).build();
-    if let Err(e) = docker.remove_container(id, Some(options)).await {
-        tracing::warn!(container = id, "removing container: {e}");
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+        Err(e) => tracing::warn!(container = id, "removing container: {e}"),
     }
 }
 

@@ -51,7 +51,11 @@ fn the_next_message_is_answered_within_5_s(install: &Install) -> Host {
         match host.next_line(left) {
             Some(reply) if reply == "hello answered" => break,
             Some(_) => {}
-            None => panic!("hello was not answered within 5 s; the host log ends:\n{}", tail(&host.log())),
+            None => {
+                let log = host.log();
+                let grown = log.len() - log_before;
+                panic!("hello was not answered within 5 s (the log grew by {grown} bytes); it ends:\n{}", tail(&log))
+            }
         }
     }
     let grown = host.log().len() - log_before;
@@ -70,7 +74,8 @@ fn tail(log: &str) -> &str {
 
 #[test]
 fn output_past_its_cap_is_drained_and_the_groups_next_message_is_answered_within_5_s() {
-    let install = flooding_install("claw-test-stdout-flood", "head -c 1100000 /dev/zero | tr '\\0' x; echo");
+    // 1.1 MB at once, then more for as long as the container lives.
+    let install = flooding_install("claw-test-stdout-flood", "head -c 1100000 /dev/zero | tr '\\0' x; echo; yes");
     let _host = the_next_message_is_answered_within_5_s(&install);
     // Docker's own copy of the output is bounded too.
     let warm = install.containers();
@@ -111,6 +116,25 @@ fn a_missing_agent_image_is_told_to_the_chat_once_with_the_fix_and_not_retried()
     let log = host.log();
     assert_eq!(log.matches("run failed").count(), 1, "no retry:\n{log}");
     assert!(log.contains("giving up until the next message"), "{log}");
+    assert!(install.containers().is_empty(), "no container left behind: {:?}", install.containers());
+}
+
+#[test]
+fn a_container_that_fails_to_start_is_removed_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), format!("FROM {}\nENTRYPOINT [\"/no/such/agent\"]\n", image()))
+        .unwrap();
+    let tag = "claw-test-no-entrypoint:latest";
+    let built = std::process::Command::new("docker").args(["build", "-q", "-t", tag]).arg(dir.path()).output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let install = Install::new(vec![], "");
+    install.use_image(tag);
+    install.register("cli:local", "main", &["--main"]);
+    let mut host = install.host();
+    host.say("hi");
+    host.wait_log("giving up until the next message", T);
+    let log = host.log();
+    assert_eq!(log.matches("run failed: docker: starting").count(), 3, "a failed start is retried:\n{log}");
     assert!(install.containers().is_empty(), "no container left behind: {:?}", install.containers());
 }
 
