@@ -90,8 +90,10 @@ pub struct ContainerConfig {
     pub idle_timeout_secs: u64,
     /// The longest a single run may take.
     pub hard_timeout_secs: u64,
-    /// The most output one run may produce.
+    /// The most output (stdout) one container may produce.
     pub output_cap_bytes: usize,
+    /// The most stderr one container may produce.
+    pub stderr_cap_bytes: usize,
     /// The file listing which host paths may be mounted into containers; kept outside the
     /// install so an agent that can edit the install cannot widen its own access.
     pub mount_allowlist: PathBuf,
@@ -151,6 +153,7 @@ impl Default for ContainerConfig {
             idle_timeout_secs: 300,
             hard_timeout_secs: 1800,
             output_cap_bytes: 1 << 20,
+            stderr_cap_bytes: 256 << 10,
             mount_allowlist: home.join(".config/claw/mount-allowlist.toml"),
         }
     }

@@ -72,30 +72,46 @@ impl Host {
         stamp(self.clock.now())
     }
 
+    /// The registered group of `jid`. A chat registered (`claw-host register`) while the host
+    /// runs is not in memory yet: it is looked up in the store and loaded here, so the first
+    /// message after its registration is already stored and routed, with no restart.
     pub(crate) fn group(&self, jid: &str) -> Option<Group> {
-        self.groups.read().unwrap_or_else(|e| e.into_inner()).get(jid).cloned()
+        if let Some(g) = self.groups.read().unwrap_or_else(|e| e.into_inner()).get(jid) {
+            return Some(g.clone());
+        }
+        let found = self.store().group(jid);
+        match found.and_then(|g| g.map(|g| self.load_group(g)).transpose()) {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(chat = jid, "loading a registered group: {e}");
+                None
+            }
+        }
     }
 
     /// Loads registered groups, prepares their folders and model sockets.
     pub fn load_groups(&self) -> Result<(), String> {
-        let groups = self.store().groups()?;
         let global = self.data_dir.join("global");
         std::fs::create_dir_all(&global).map_err(|e| format!("{}: {e}", global.display()))?;
         // Every group reads the global memory; the 0700 data folder keeps other users out.
         std::fs::set_permissions(&global, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(|e| format!("{}: {e}", global.display()))?;
-        for g in &groups {
-            let dir = crate::groups::folder_path(&self.data_dir, &g.folder)?;
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            ownership::give_to_agent(&dir, &self.data_dir, 0o700)?;
-            let sockets = self.socket_dir(&g.folder);
-            let socket = self.proxy.serve_group(&sockets, &g.folder)?;
-            ownership::give_to_agent(&sockets, &self.data_dir, 0o700)?;
-            ownership::give_to_agent(&socket, &self.data_dir, 0o600)?;
-        }
-        *self.groups.write().unwrap_or_else(|e| e.into_inner()) =
-            groups.into_iter().map(|g| (g.jid.clone(), g)).collect();
-        Ok(())
+        let groups = self.store().groups()?;
+        groups.into_iter().try_for_each(|g| self.load_group(g).map(drop))
+    }
+
+    /// Prepares a group's folder and model socket, owned by the container's uid, and puts it in
+    /// the map.
+    fn load_group(&self, g: Group) -> Result<Group, String> {
+        let dir = crate::groups::folder_path(&self.data_dir, &g.folder)?;
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        ownership::give_to_agent(&dir, &self.data_dir, 0o700)?;
+        let sockets = self.socket_dir(&g.folder);
+        let socket = self.proxy.serve_group(&sockets, &g.folder)?;
+        ownership::give_to_agent(&sockets, &self.data_dir, 0o700)?;
+        ownership::give_to_agent(&socket, &self.data_dir, 0o600)?;
+        self.groups.write().unwrap_or_else(|e| e.into_inner()).insert(g.jid.clone(), g.clone());
+        Ok(g)
     }
 
     pub(crate) fn socket_dir(&self, folder: &str) -> PathBuf {
@@ -130,29 +146,26 @@ impl Host {
     pub fn ingest_batch(self: &Arc<Self>, batch: &mut [Inbound]) -> Result<(), String> {
         let mut rows = Vec::with_capacity(batch.len());
         let mut wake = Vec::new();
-        {
-            let store = self.store();
-            for m in batch.iter() {
-                let group = self.group(&m.chat_jid);
-                let rule = self.config.sender_rule(&m.chat_jid, &m.sender);
-                match router::admit(group.as_ref(), &m.text, m.is_from_me, rule) {
-                    Admission::MetadataOnly => {
-                        store.upsert_chat(&m.chat_jid, m.chat_name.as_deref().unwrap_or(""), m.is_group)?
-                    }
-                    Admission::Drop => {}
-                    admission => {
-                        rows.push(NewMessage {
-                            chat_jid: m.chat_jid.clone(),
-                            sender: m.sender.clone(),
-                            sender_name: m.sender_name.clone(),
-                            content: m.text.clone(),
-                            ts: m.ts.clone(),
-                            is_from_me: m.is_from_me,
-                            external_id: m.external_id.clone(),
-                        });
-                        if admission == Admission::Wake {
-                            wake.push(m.chat_jid.clone());
-                        }
+        for m in batch.iter() {
+            let group = self.group(&m.chat_jid);
+            let rule = self.config.sender_rule(&m.chat_jid, &m.sender);
+            match router::admit(group.as_ref(), &m.text, m.is_from_me, rule) {
+                Admission::MetadataOnly => {
+                    self.store().upsert_chat(&m.chat_jid, m.chat_name.as_deref().unwrap_or(""), m.is_group)?
+                }
+                Admission::Drop => {}
+                admission => {
+                    rows.push(NewMessage {
+                        chat_jid: m.chat_jid.clone(),
+                        sender: m.sender.clone(),
+                        sender_name: m.sender_name.clone(),
+                        content: m.text.clone(),
+                        ts: m.ts.clone(),
+                        is_from_me: m.is_from_me,
+                        external_id: m.external_id.clone(),
+                    });
+                    if admission == Admission::Wake {
+                        wake.push(m.chat_jid.clone());
                     }
                 }
             }

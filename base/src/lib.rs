@@ -10,6 +10,7 @@
 pub mod channels;
 pub mod config;
 pub mod doctor;
+pub mod error;
 pub mod groups;
 pub mod host;
 pub mod mounts;

@@ -17,36 +17,32 @@ impl Host {
         request: FromAgent,
     ) -> Result<Option<ToAgent>, String> {
         match request {
-            FromAgent::SendMessage { chat, text } => {
+            FromAgent::SendMessage { req, chat, text } => {
                 let target = chat.unwrap_or_else(|| group.jid.clone());
-                match authorize(group, &target, None) {
-                    Ok(()) => self.deliver(run, &target, &text).await?,
-                    Err(why) => {
-                        tracing::warn!(group = group.folder, target, "refused send_message: {why}")
-                    }
+                let answer = match authorize(group, &target, None) {
+                    Ok(()) if self.deliver(run, &target, &text).await? => Ok(serde_json::json!({})),
+                    Ok(()) => Err(format!("the message could not be delivered to {target}")),
+                    Err(why) => Err(why),
+                };
+                if let Err(why) = &answer {
+                    tracing::warn!(group = group.folder, target, "refused send_message: {why}");
                 }
-                Ok(None)
+                Ok(Some(reply(req, answer)))
             }
             FromAgent::ScheduleTask { req, prompt, kind, spec, tz, context, chat } => {
                 let target = chat.unwrap_or_else(|| group.jid.clone());
                 let answer = self.schedule(group, &target, prompt, kind, spec, tz, context);
-                Ok(Some(match answer {
-                    Ok(id) => ToAgent::TaskResult { req, ok: true, data: serde_json::json!({ "id": id }) },
-                    Err(e) => {
-                        tracing::warn!(group = group.folder, "refused schedule_task: {e}");
-                        ToAgent::TaskResult { req, ok: false, data: serde_json::json!({ "error": e }) }
-                    }
-                }))
+                if let Err(e) = &answer {
+                    tracing::warn!(group = group.folder, "refused schedule_task: {e}");
+                }
+                Ok(Some(reply(req, answer.map(|id| serde_json::json!({ "id": id })))))
             }
             FromAgent::Task { req, op, id } => {
                 let answer = self.task_admin(group, &op, id);
-                Ok(Some(match answer {
-                    Ok(data) => ToAgent::TaskResult { req, ok: true, data },
-                    Err(e) => {
-                        tracing::warn!(group = group.folder, op, "refused task request: {e}");
-                        ToAgent::TaskResult { req, ok: false, data: serde_json::json!({ "error": e }) }
-                    }
-                }))
+                if let Err(e) = &answer {
+                    tracing::warn!(group = group.folder, op, "refused task request: {e}");
+                }
+                Ok(Some(reply(req, answer)))
             }
             other => {
                 tracing::warn!(group = group.folder, "unexpected message {other:?}");
@@ -126,6 +122,14 @@ impl Host {
         };
         store.set_task_schedule(id, next.as_deref(), status)?;
         Ok(serde_json::json!({ "id": id, "status": status }))
+    }
+}
+
+/// The answer to request `req`: its data, or the refusal as `data.error`.
+fn reply(req: u64, answer: Result<serde_json::Value, String>) -> ToAgent {
+    match answer {
+        Ok(data) => ToAgent::Answer { req, ok: true, data },
+        Err(e) => ToAgent::Answer { req, ok: false, data: serde_json::json!({ "error": e }) },
     }
 }
 

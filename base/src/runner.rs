@@ -2,7 +2,8 @@
 //! The container has no network, a read-only root, no capabilities, no way to gain privileges,
 //! a non-root user and pids/memory/CPU limits; it sees only its group's folder (read-write), the
 //! global memory (read-only) and a socket to the credential proxy. It speaks the protocol of
-//! `claw-protocol` over its attached stdin and stdout.
+//! `claw-protocol` over its attached stdin and stdout; its stdout and stderr are capped by
+//! reading and dropping, so a flood never stalls the host or the group's slot.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,8 @@ use std::pin::Pin;
 
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
     RemoveContainerOptionsBuilder,
@@ -21,11 +23,14 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::config::ContainerConfig;
+use crate::error::RunError;
 use crate::mounts::Mount;
 
 /// The label that marks this host's containers, valued with its data directory, so orphans
 /// from an earlier run of the same install can be found and removed.
 const LABEL: &str = "claw.data";
+/// How much of a container's stderr reaches the host's log (at debug); the rest is counted.
+const STDERR_LOGGED: usize = 16 << 10;
 
 /// What comes out of a running container.
 #[derive(Debug)]
@@ -33,8 +38,9 @@ pub enum Event {
     Message(FromAgent),
     /// A line that is not valid protocol: logged and dropped, never fatal.
     Invalid(String),
-    /// The output cap was reached; the container is being stopped.
-    OverCap,
+    /// A stream passed its cap (`stream`, `cap` bytes): the rest is read and dropped until
+    /// the owner stops the container.
+    OverCap(&'static str, usize),
 }
 
 pub struct Runner {
@@ -99,6 +105,11 @@ impl Runner {
             memory_swap: Some(self.config.memory_mb * 1024 * 1024),
             nano_cpus: Some((self.config.cpus * 1e9) as i64),
             tmpfs: Some(HashMap::from([("/tmp".to_string(), "rw,noexec,nosuid,nodev,size=64m".to_string())])),
+            // Docker keeps its own copy of the output: bounded, whatever the daemon's default.
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".into()),
+                config: Some(HashMap::from([("max-size".into(), "1m".into()), ("max-file".into(), "1".into())])),
+            }),
             ..Default::default()
         };
         ContainerCreateBody {
@@ -127,31 +138,40 @@ impl Runner {
         }
     }
 
-    /// Creates, attaches and starts a group's container.
-    pub async fn start(&self, folder: &str, mounts: &[Mount]) -> Result<Session, String> {
+    /// Creates, attaches and starts a group's container; on failure none is left behind.
+    pub async fn start(&self, folder: &str, mounts: &[Mount]) -> Result<Session, RunError> {
         let name = format!("claw-{folder}-{}", chrono::Utc::now().timestamp_millis());
         let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        let created = self
-            .docker
-            .create_container(Some(options), self.container_body(folder, mounts))
-            .await
-            .map_err(|e| format!("docker: creating {name}: {e}"))?;
+        let created = match self.docker.create_container(Some(options), self.container_body(folder, mounts)).await {
+            Ok(created) => created,
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
+                let image = &self.config.image;
+                return Err(RunError::Permanent(format!("the agent image {image} is missing: run container/build.sh")));
+            }
+            Err(e) => {
+                // A create that failed late may still have made the container.
+                remove(&self.docker, &name).await;
+                return Err(RunError::Transient(format!("docker: creating {name}: {e}")));
+            }
+        };
         let id = created.id;
         let attach = AttachContainerOptionsBuilder::new().stdin(true).stdout(true).stderr(true).stream(true).build();
         let attached = match self.docker.attach_container(&id, Some(attach)).await {
             Ok(a) => a,
             Err(e) => {
                 remove(&self.docker, &id).await;
-                return Err(format!("docker: attaching to {name}: {e}"));
+                return Err(RunError::Transient(format!("docker: attaching to {name}: {e}")));
             }
         };
         if let Err(e) = self.docker.start_container(&id, None).await {
+            drop(attached);
             remove(&self.docker, &id).await;
-            return Err(format!("docker: starting {name}: {e}"));
+            return Err(RunError::Transient(format!("docker: starting {name}: {e}")));
         }
         tracing::info!(group = folder, container = name, "started a container");
         let (tx, events) = mpsc::channel(64);
-        tokio::spawn(read_output(attached.output, tx, self.config.output_cap_bytes, name));
+        let caps = (self.config.output_cap_bytes, self.config.stderr_cap_bytes);
+        tokio::spawn(read_output(attached.output, tx, caps, name));
         Ok(Session { id, stdin: attached.input, events, docker: self.docker.clone(), followups: 0 })
     }
 }
@@ -174,38 +194,51 @@ impl Session {
         inspect.state.and_then(|s| s.exit_code)
     }
 
-    /// Stops and removes the container.
-    pub async fn stop(self) {
+    /// Stops and removes the container. Its stdin is closed first, and its output is still
+    /// being drained, so Docker never waits on a stream nobody reads.
+    pub async fn stop(mut self) {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.stdin.shutdown()).await;
+        drop(self.stdin);
         remove(&self.docker, &self.id).await;
     }
 }
 
+/// Removes a container (by id or name), killing it if it runs; one already gone is no error.
 async fn remove(docker: &Docker, id: &str) {
     let options = RemoveContainerOptionsBuilder::new().force(true).build();
-    if let Err(e) = docker.remove_container(id, Some(options)).await {
-        tracing::warn!(container = id, "removing container: {e}");
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+        Err(e) => tracing::warn!(container = id, "removing container: {e}"),
     }
 }
 
-/// Splits stdout into protocol lines; stderr goes to the log. Stops reading (and the container
-/// is stopped by its owner) once `cap` bytes have come out.
+/// Splits stdout into protocol lines; stderr goes to the log at debug, up to `STDERR_LOGGED`
+/// bytes, then one summary line. A stream past its cap (`caps`: stdout, stderr) is reported
+/// once, then read and dropped: the stream drains to its end, so stopping the container never
+/// waits on unread output.
 async fn read_output(
     mut output: Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
     tx: mpsc::Sender<Event>,
-    cap: usize,
+    caps: (usize, usize),
     name: String,
 ) {
     let mut buffer: Vec<u8> = Vec::new();
-    let mut total = 0usize;
+    let (mut out_total, mut err_total) = (0usize, 0usize);
     let mut skipping = false;
+    // Once the owner stops listening (or a cap is passed), the rest is only counted.
+    let mut listening = true;
     while let Some(item) = output.next().await {
         let Ok(chunk) = item else { break };
-        match chunk {
+        let event = match chunk {
             LogOutput::StdOut { message } => {
-                total += message.len();
-                if total > cap {
-                    let _ = tx.send(Event::OverCap).await;
-                    return;
+                out_total += message.len();
+                if !listening {
+                    continue;
+                }
+                if out_total > caps.0 {
+                    listening = false;
+                    let _ = tx.send(Event::OverCap("output", caps.0)).await;
+                    continue;
                 }
                 for &b in message.iter() {
                     if b != b'\n' {
@@ -217,25 +250,39 @@ async fn read_output(
                         continue;
                     }
                     let line = std::mem::take(&mut buffer);
-                    if std::mem::take(&mut skipping) {
-                        let _ = tx.send(Event::Invalid(format!("line over {MAX_LINE} bytes dropped"))).await;
-                        continue;
-                    }
-                    let text = String::from_utf8_lossy(&line);
-                    let event = match claw_protocol::decode::<FromAgent>(text.trim()) {
-                        Ok(msg) => Event::Message(msg),
-                        Err(e) => Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>())),
+                    let event = if std::mem::take(&mut skipping) {
+                        Event::Invalid(format!("line over {MAX_LINE} bytes dropped"))
+                    } else {
+                        let text = String::from_utf8_lossy(&line);
+                        match claw_protocol::decode::<FromAgent>(text.trim()) {
+                            Ok(msg) => Event::Message(msg),
+                            Err(e) => Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>())),
+                        }
                     };
-                    if tx.send(event).await.is_err() {
-                        return;
+                    if listening && tx.send(event).await.is_err() {
+                        listening = false;
                     }
                 }
+                continue;
             }
             LogOutput::StdErr { message } => {
-                let text = String::from_utf8_lossy(&message);
-                tracing::debug!(container = %name, "agent: {}", text.trim_end().chars().take(2000).collect::<String>());
+                let logged = STDERR_LOGGED.saturating_sub(err_total).min(message.len());
+                err_total += message.len();
+                if logged > 0 {
+                    let text = String::from_utf8_lossy(&message[..logged]);
+                    tracing::debug!(container = %name, "agent: {}", text.trim_end());
+                }
+                if err_total <= caps.1 || !listening {
+                    continue;
+                }
+                listening = false;
+                Event::OverCap("stderr", caps.1)
             }
-            _ => {}
-        }
+            _ => continue,
+        };
+        let _ = tx.send(event).await;
+    }
+    if err_total > STDERR_LOGGED {
+        tracing::debug!(container = %name, "agent: {} more bytes of stderr not logged", err_total - STDERR_LOGGED);
     }
 }

@@ -238,8 +238,19 @@ impl Store {
     }
 
     pub fn groups(&self) -> Result<Vec<Group>> {
-        let sql = "SELECT jid, name, folder, trigger, is_main, requires_trigger, mounts FROM groups ORDER BY jid";
-        self.select("reading groups", sql, [], |r| {
+        self.groups_where("1", [])
+    }
+
+    /// The group registered for `jid`, if any.
+    pub fn group(&self, jid: &str) -> Result<Option<Group>> {
+        self.groups_where("jid = ?1", [jid]).map(|mut g| g.pop())
+    }
+
+    fn groups_where(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Group>> {
+        let sql = format!(
+            "SELECT jid, name, folder, trigger, is_main, requires_trigger, mounts FROM groups WHERE {filter} ORDER BY jid"
+        );
+        self.select("reading groups", &sql, args, |r| {
             let mounts: String = r.get(6)?;
             Ok(Group {
                 jid: r.get(0)?,

@@ -1,6 +1,7 @@
 //! One group's worker: it holds a concurrency permit and at most one container while the group
 //! has work, feeds it due tasks first and then batches of messages (with follow-ups while a run
-//! is in progress), delivers its output, and keeps it warm until the idle timeout.
+//! is in progress), delivers its output, and keeps it warm until the idle timeout. A failed run
+//! is retried with backoff, unless it failed for good: then the chat is told why, once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use claw_protocol::{FromAgent, ToAgent};
 use tokio::sync::Notify;
 
+use crate::error::RunError;
 use crate::host::Host;
 use crate::mounts::{self, Mount};
 use crate::router::{self, Admission};
@@ -41,7 +43,7 @@ impl Host {
                 match self.pending_batch(&group) {
                     Ok(Some(batch)) => Some(self.run_batch(&group, batch, &mut session, &wake).await),
                     Ok(None) => None,
-                    Err(e) => Some(Err(e)),
+                    Err(e) => Some(Err(e.into())),
                 }
             };
             if outcome.is_some() {
@@ -55,7 +57,11 @@ impl Host {
                     if let Some(s) = session.take() {
                         s.stop().await;
                     }
-                    if failures >= self.config.retry.max_attempts {
+                    let permanent = matches!(e, RunError::Permanent(_));
+                    if permanent && let Err(e) = self.deliver(0, &jid, &e.to_string()).await {
+                        tracing::error!(group = group.folder, "telling the chat: {e}");
+                    }
+                    if permanent || failures >= self.config.retry.max_attempts {
                         tracing::error!(group = group.folder, "giving up until the next message");
                         self.queue.retire(&jid);
                         break;
@@ -108,12 +114,12 @@ impl Host {
         &self,
         group: &Group,
         session: &'a mut Option<Session>,
-    ) -> Result<&'a mut Session, String> {
+    ) -> Result<&'a mut Session, RunError> {
         if session.is_none() {
-            let mounts = self.mounts_for(group)?;
+            let mounts = self.mounts_for(group).map_err(RunError::Permanent)?;
             *session = Some(self.runner.start(&group.folder, &mounts).await?);
         }
-        session.as_mut().ok_or_else(|| "no session".to_string())
+        session.as_mut().ok_or_else(|| RunError::Transient("no session".into()))
     }
 
     /// The group's own folder, the global memory, its model socket, and allowed extras.
@@ -140,7 +146,7 @@ impl Host {
         batch: Vec<Message>,
         session: &mut Option<Session>,
         wake: &Notify,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let end = batch.last().map_or(0, |m| m.id);
         let prompt = router::format_prompt(&batch, &self.config.timezone, &self.now());
         let run = self.store().begin_run(&group.jid, end, &self.now())?;
@@ -161,7 +167,7 @@ impl Host {
         task: Task,
         session: &mut Option<Session>,
         wake: &Notify,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let started = std::time::Instant::now();
         let run_at = self.now();
         let result = async {
@@ -177,7 +183,7 @@ impl Host {
         .await;
         let (status, detail) = match &result {
             Ok(()) => ("ok", String::new()),
-            Err(e) => ("failed", e.clone()),
+            Err(e) => ("failed", e.to_string()),
         };
         self.store().log_task_run(task.id, &run_at, started.elapsed().as_millis() as i64, status, &detail)?;
         result
@@ -192,7 +198,7 @@ impl Host {
         mut end: i64,
         s: &mut Session,
         wake: &Notify,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(self.config.container.hard_timeout_secs);
         for c in self.channels.iter().filter(|c| c.owns_chat(reply_to)) {
             c.set_typing(reply_to, true).await;
@@ -211,15 +217,13 @@ impl Host {
                     }
                     continue;
                 }
-                _ = tokio::time::sleep_until(deadline) => return Err(format!("hard timeout of {} s", self.config.container.hard_timeout_secs)),
+                _ = tokio::time::sleep_until(deadline) => return Err(format!("hard timeout of {} s", self.config.container.hard_timeout_secs).into()),
             };
             match event {
                 None => {
-                    return Err(format!("the container exited (code {:?})", s.exit_code().await));
+                    return Err(format!("the container exited (code {:?})", s.exit_code().await).into());
                 }
-                Some(Event::OverCap) => {
-                    return Err(format!("output over {} bytes", self.config.container.output_cap_bytes));
-                }
+                Some(Event::OverCap(stream, cap)) => return Err(format!("{stream} over {cap} bytes").into()),
                 Some(Event::Invalid(e)) => {
                     tracing::warn!(group = group.folder, "dropped a bad line: {e}")
                 }
@@ -231,9 +235,11 @@ impl Host {
                     }
                 }
                 Some(Event::Message(FromAgent::Error { message })) => {
-                    return Err(format!("agent: {message}"));
+                    return Err(format!("agent: {message}").into());
                 }
-                Some(Event::Message(FromAgent::Output { text })) => self.deliver(run, reply_to, &text).await?,
+                Some(Event::Message(FromAgent::Output { text })) => {
+                    self.deliver(run, reply_to, &text).await?;
+                }
                 Some(Event::Message(request)) => {
                     if let Some(answer) = self.handle_request(group, run, request).await? {
                         s.send(&answer).await?;
@@ -244,15 +250,16 @@ impl Host {
     }
 
     /// Sends agent output to a chat: internal notes stripped, split to the channel's limit,
-    /// written to the outbox first so it is delivered at most once.
-    pub(crate) async fn deliver(&self, run: i64, jid: &str, text: &str) -> Result<(), String> {
+    /// written to the outbox first so it is delivered at most once. Returns whether the channel
+    /// took all of it.
+    pub(crate) async fn deliver(&self, run: i64, jid: &str, text: &str) -> Result<bool, String> {
         let text = router::strip_internal(text);
         if text.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let Some(channel) = self.channels.iter().find(|c| c.owns_chat(jid)) else {
             tracing::warn!(chat = jid, "no channel owns this chat; reply dropped");
-            return Ok(());
+            return Ok(false);
         };
         let id = self.store().outbox_add(run, jid, &text, &self.now())?;
         let mut state = "sent";
@@ -264,7 +271,8 @@ impl Host {
             }
         }
         channel.set_typing(jid, false).await;
-        self.store().outbox_sent(id, state)
+        self.store().outbox_sent(id, state)?;
+        Ok(state == "sent")
     }
 }
 

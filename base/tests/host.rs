@@ -156,11 +156,7 @@ fn a_killed_host_runs_the_pending_batch_once_and_never_replies_twice() {
 fn bad_input_never_crashes_the_host() {
     let install = Install::new(vec![Step::text("still fine")], "");
     // Invalid folder names are refused where they enter.
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_claw-host"))
-        .args(["register", "cli:x", "x", "../evil"])
-        .current_dir(install.path())
-        .output()
-        .unwrap();
+    let bad = claw_host(install.path()).args(["register", "cli:x", "x", "../evil"]).output().unwrap();
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("invalid group folder \"../evil\""));
     install.register("cli:local", "main", &["--main"]);
     install.register("cli:quiet", "quiet", &[]);
@@ -188,11 +184,7 @@ fn bad_input_never_crashes_the_host() {
 
     // A corrupt configuration is a clear error at start, naming the key.
     std::fs::write(install.path().join("claw.toml"), "max_concurent = 3\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_claw-host"))
-        .arg("run")
-        .current_dir(install.path())
-        .output()
-        .unwrap();
+    let out = claw_host(install.path()).arg("run").output().unwrap();
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("unknown field `max_concurent`"),
@@ -219,25 +211,14 @@ fn sigterm_stops_the_host_and_its_containers() {
 fn doctor_reports_each_check_and_fails_on_missing_credentials() {
     let install = Install::new(vec![], "");
     install.register("cli:local", "main", &["--main"]);
-    let doctor = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_claw-host"))
-            .arg("doctor")
-            .current_dir(install.path())
-            .env_remove("ANTHROPIC_API_KEY")
-            .output()
-            .unwrap()
-    };
+    let doctor = || claw_host(install.path()).arg("doctor").output().unwrap();
     let out = doctor();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    for check in [
-        "ok    configuration",
-        "ok    credentials",
-        "ok    docker",
-        "ok    image: claw-agent:latest present",
-        "ok    groups: 1 registered",
-        "ok    disk",
-    ] {
+    let image = format!("ok    image: {} present", image());
+    for check in
+        ["ok    configuration", "ok    credentials", "ok    docker", &image, "ok    groups: 1 registered", "ok    disk"]
+    {
         assert!(text.contains(check), "{check:?} missing in:\n{text}");
     }
     std::fs::remove_file(install.path().join(".env")).unwrap();

@@ -1,5 +1,5 @@
 //! The agent's side of the protocol: lines to the host on stdout, lines from it on stdin.
-//! Answers to task requests are matched to their request by number.
+//! Answers to requests are matched to their request by number.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +16,7 @@ pub struct Link {
 
 impl Link {
     /// Starts reading stdin. Prompts, follow-ups and close come out of the returned receiver;
-    /// task answers go to whoever asked.
+    /// answers go to whoever asked.
     pub fn start() -> (Arc<Link>, mpsc::UnboundedReceiver<ToAgent>) {
         let link = Arc::new(Link { next_req: AtomicU64::new(1), waiting: Mutex::new(HashMap::new()) });
         let (tx, rx) = mpsc::unbounded_channel();
@@ -25,7 +25,7 @@ impl Link {
             let mut lines = BufReader::new(tokio::io::stdin()).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 match claw_protocol::decode::<ToAgent>(line.trim()) {
-                    Ok(ToAgent::TaskResult { req, ok, data }) => {
+                    Ok(ToAgent::Answer { req, ok, data }) => {
                         if let Some(waiter) = reader.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&req) {
                             let _ = waiter.send((ok, data));
                         }

@@ -98,7 +98,7 @@ async fn main() {
             }
             // It crossed the previous run's `done`: answer it in a run of its own.
             ToAgent::Followup { text, .. } => agent.run(&link, &mut inbox, text, false).await,
-            ToAgent::TaskResult { .. } => {}
+            ToAgent::Answer { .. } => {}
             ToAgent::Close => break,
         }
     }

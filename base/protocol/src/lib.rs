@@ -1,10 +1,10 @@
-//! The host <-> agent protocol, version 1: one JSON object per line on the container's attached
+//! The host <-> agent protocol, version 2: one JSON object per line on the container's attached
 //! stdin (host to agent) and stdout (agent to host). The host knows which container a line came
 //! from and authorises every request by that identity, never by what the line says.
 
 use serde::{Deserialize, Serialize};
 
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Longest line either side accepts; longer lines are dropped.
 pub const MAX_LINE: usize = 1 << 20;
 
@@ -17,8 +17,9 @@ pub enum ToAgent {
     /// More messages for the run in progress. `seq` counts follow-ups in this container from 1;
     /// one that arrives after the run ended starts the next run.
     Followup { seq: u64, text: String },
-    /// The answer to a `Task` or `ScheduleTask` request.
-    TaskResult { req: u64, ok: bool, data: serde_json::Value },
+    /// The answer to a request (`SendMessage`, `ScheduleTask`, `Task`) with the same `req`:
+    /// `ok: false` carries the refusal in `data.error`.
+    Answer { req: u64, ok: bool, data: serde_json::Value },
     /// Finish the current run and exit.
     Close,
 }
@@ -33,6 +34,7 @@ pub enum FromAgent {
     },
     /// A message to a chat: the group's own unless `chat` names another (main group only).
     SendMessage {
+        req: u64,
         chat: Option<String>,
         text: String,
     },
@@ -81,7 +83,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_junk() {
-        let msg = FromAgent::SendMessage { chat: None, text: "hi".into() };
+        let msg = FromAgent::SendMessage { req: 1, chat: None, text: "hi".into() };
         assert_eq!(decode::<FromAgent>(encode(&msg).trim_end()).unwrap(), msg);
         assert!(decode::<FromAgent>("{\"type\":\"output\"}").is_err());
         assert!(decode::<FromAgent>("{\"type\":\"output\",\"text\":\"x\",\"extra\":1}").is_err());

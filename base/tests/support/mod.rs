@@ -14,7 +14,24 @@ use std::time::{Duration, Instant};
 pub use claw_testkit::{FakeModel, Recorded, Step};
 pub use serde_json::{Value, json};
 
-pub const IMAGE: &str = "claw-agent:latest";
+/// The agent image the tests run, `claw-agent:latest` unless `CLAW_TEST_IMAGE` names another
+/// (an image built with `CLAW_IMAGE=... container/build.sh`).
+pub fn image() -> String {
+    std::env::var("CLAW_TEST_IMAGE").unwrap_or_else(|_| "claw-agent:latest".into())
+}
+
+/// `claw-host` in `dir` with an explicit environment: nothing of the caller's (an exported
+/// `ANTHROPIC_API_KEY`, a channel's token) reaches a test's host, only what the test sets.
+pub fn claw_host(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_claw-host"));
+    command.current_dir(dir).env_clear().env("HOME", dir);
+    for key in ["PATH", "DOCKER_HOST"] {
+        if let Some(value) = std::env::var_os(key) {
+            command.env(key, value);
+        }
+    }
+    command
+}
 /// The key the host holds; no container may ever see it.
 pub const KEY: &str = "sk-test-SECRET-4242";
 
@@ -27,13 +44,14 @@ pub struct Install {
 impl Install {
     /// An install whose model answers with `script`; `extra` is appended to claw.toml.
     pub fn new(script: Vec<Step>, extra: &str) -> Install {
+        let image = image();
         let status = Command::new("docker")
-            .args(["image", "inspect", IMAGE])
+            .args(["image", "inspect", &image])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .expect("docker");
-        assert!(status.success(), "the agent image {IMAGE} is missing: run base/container/build.sh");
+        assert!(status.success(), "the agent image {image} is missing: run base/container/build.sh");
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let model = rt.block_on(FakeModel::start(script)).expect("fake model");
         let dir = tempfile::tempdir().expect("tempdir");
@@ -41,7 +59,7 @@ impl Install {
         // (its skills) stay off in the base's tests.
         let channels = if extra.contains("channels =") { "" } else { "channels = [\"cli\"]\n" };
         let config = format!(
-            "data_dir = \"data\"\nmax_concurrent = 5\n{channels}{extra}\n[container]\nimage = \"{IMAGE}\"\nmemory_mb = 256\npids = 64\nidle_timeout_secs = 3\nhard_timeout_secs = 40\n\
+            "data_dir = \"data\"\nmax_concurrent = 5\n{channels}{extra}\n[container]\nimage = \"{image}\"\nmemory_mb = 256\npids = 64\nidle_timeout_secs = 3\nhard_timeout_secs = 40\n\
              mount_allowlist = \"{}\"\n[model]\nupstream = \"{}\"\n[retry]\nbase_ms = 200\nmax_ms = 1000\nmax_attempts = 3\n",
             dir.path().join("allowlist.toml").display(),
             model.url()
@@ -63,13 +81,8 @@ impl Install {
     }
 
     pub fn register(&self, jid: &str, folder: &str, flags: &[&str]) {
-        let out = Command::new(env!("CARGO_BIN_EXE_claw-host"))
-            .arg("register")
-            .args([jid, folder, folder])
-            .args(flags)
-            .current_dir(self.path())
-            .output()
-            .expect("register");
+        let out =
+            claw_host(self.path()).arg("register").args([jid, folder, folder]).args(flags).output().expect("register");
         assert!(out.status.success(), "register: {}", String::from_utf8_lossy(&out.stderr));
     }
 
@@ -77,7 +90,7 @@ impl Install {
     pub fn use_image(&self, image: &str) {
         let path = self.path().join("claw.toml");
         let config = std::fs::read_to_string(&path).expect("config");
-        let config = config.replace(&format!("image = \"{IMAGE}\""), &format!("image = \"{image}\""));
+        let config = config.replace(&format!("image = \"{}\"", self::image()), &format!("image = \"{image}\""));
         std::fs::write(path, config).expect("config");
     }
 
@@ -131,9 +144,8 @@ pub struct Host {
 
 impl Host {
     fn spawn(dir: &Path) -> Host {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_claw-host"))
+        let mut child = claw_host(dir)
             .arg("run")
-            .current_dir(dir)
             .env("CLAW_LOG", "debug")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -173,6 +185,11 @@ impl Host {
         self.lines
             .recv_timeout(within)
             .unwrap_or_else(|_| panic!("no reply within {within:?}; host log:\n{}", self.log()))
+    }
+
+    /// The next line the host prints within `within`, if any.
+    pub fn next_line(&self, within: Duration) -> Option<String> {
+        self.lines.recv_timeout(within).ok()
     }
 
     /// Every line printed within `window`.
@@ -272,7 +289,7 @@ pub fn user_text(r: &Recorded) -> String {
 pub fn scripted_image(name: &str, script: &str) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("agent.sh"), script).expect("script");
-    let dockerfile = format!("FROM {IMAGE}\nCOPY agent.sh /agent.sh\nENTRYPOINT [\"/bin/sh\", \"/agent.sh\"]\n");
+    let dockerfile = format!("FROM {}\nCOPY agent.sh /agent.sh\nENTRYPOINT [\"/bin/sh\", \"/agent.sh\"]\n", image());
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("Dockerfile");
     let tag = format!("{name}:latest");
     let out = Command::new("docker").args(["build", "-q", "-t", &tag]).arg(dir.path()).output().expect("docker build");

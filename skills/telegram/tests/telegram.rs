@@ -4,7 +4,6 @@
 mod support;
 
 use std::io::Write;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use claw_testkit::telegram::{BOT_ID, BOT_USERNAME, FakeTelegram};
@@ -114,11 +113,7 @@ fn a_bad_token_is_one_clear_error_and_a_backoff_not_a_crash_loop() {
     assert!(host.is_running(), "the host must keep running:\n{}", host.log());
     assert_eq!(host.log().matches("the bot token was refused").count(), 1, "{}", host.log());
     assert_eq!(s.fake.calls().len(), 1, "it backs off instead of hammering the API");
-    let doctor = Command::new(env!("CARGO_BIN_EXE_claw-host"))
-        .arg("doctor")
-        .current_dir(s.install.path())
-        .output()
-        .expect("doctor");
+    let doctor = claw_host(s.install.path()).arg("doctor").output().expect("doctor");
     let report = String::from_utf8_lossy(&doctor.stdout);
     assert!(report.contains("FAIL  channel telegram: down: the bot token was refused"), "{report}");
     assert!(!report.contains("wrong-token"), "the token must not be printed: {report}");
@@ -127,8 +122,7 @@ fn a_bad_token_is_one_clear_error_and_a_backoff_not_a_crash_loop() {
 #[test]
 fn a_missing_token_stops_the_start_with_a_message_naming_it() {
     let install = Install::new(vec![], "channels = [\"cli\", \"telegram\"]");
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_claw-host")).arg("run").current_dir(install.path()).output().expect("run");
+    let out = claw_host(install.path()).arg("run").output().expect("run");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("channel telegram: TELEGRAM_BOT_TOKEN is not set"), "{stderr}");

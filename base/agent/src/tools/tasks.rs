@@ -29,8 +29,9 @@ impl Tool for SendMessage {
 
     fn run<'a>(&'a self, input: &'a Value, ctx: &'a Context) -> BoxFuture<'a, Result<String, String>> {
         Box::pin(async move {
-            ctx.link
-                .send(&FromAgent::SendMessage { chat: opt(input, "chat"), text: field(input, "text")?.to_string() });
+            let (chat, text) = (opt(input, "chat"), field(input, "text")?.to_string());
+            // The host's answer, not the request, says whether it went out: a refusal is an error.
+            ctx.link.request(|req| FromAgent::SendMessage { req, chat, text }).await?;
             Ok("sent".into())
         })
     }
