@@ -11,6 +11,7 @@ use crate::cli::{ChangeArgs, ConflictMode};
 use crate::compose::{self, Selected};
 use crate::error::{Code, Error, Result, bail};
 use crate::install::Install;
+use crate::lock::Access;
 
 pub fn apply(
     catalog: &Catalog,
@@ -21,7 +22,7 @@ pub fn apply(
     raw_vars: &[String],
     yes: bool,
 ) -> Result<()> {
-    let install = Install::open(dir)?;
+    let install = Install::open(dir, Access::Write)?;
     install.ensure_no_pending()?;
     let record = install.record()?;
     let mut selected = install.selected(&record)?;
@@ -89,7 +90,7 @@ pub fn apply(
 }
 
 pub fn remove(dir: &Path, names: &[String], args: ChangeArgs) -> Result<()> {
-    let install = Install::open(dir)?;
+    let install = Install::open(dir, Access::Write)?;
     install.ensure_no_pending()?;
     let record = install.record()?;
     let mut selected = install.selected(&record)?;
