@@ -41,12 +41,16 @@ impl Install {
             drop(lock);
             lock = Lock::acquire(&claw_dir, Access::Write)?;
         }
+        let interrupted = git_locks::interrupted(&claw_dir);
         let stale = git_locks::recover(&repo, &claw_dir)?;
         if !stale.is_empty() {
             eprintln!("claw: removed git lock files left by an interrupted claw: {}", stale.join(", "));
         }
         if journal::recover(&repo, &root, &claw_dir)? {
             eprintln!("claw: finished a change that was interrupted");
+        }
+        if interrupted {
+            finish_continue(&repo, &claw_dir)?;
         }
         let mut drift = None;
         if lock.access == Access::Write {
@@ -112,4 +116,16 @@ impl Install {
         }
         Ok(())
     }
+}
+
+/// A `claw continue` killed after it moved the branch but before it dropped the pending change:
+/// HEAD is the change's commit on the old head, so the change is done.
+fn finish_continue(repo: &Repository, claw_dir: &Path) -> Result<()> {
+    let Some(pending) = Pending::load(claw_dir)? else { return Ok(()) };
+    let head = repo::head_commit(repo)?;
+    let parent = head.parent_id(0).map(|p| p.to_string()).unwrap_or_default();
+    if parent == pending.old_head && head.message_bytes() == pending.message.as_bytes() {
+        Pending::clear(claw_dir)?;
+    }
+    Ok(())
 }

@@ -41,10 +41,12 @@ impl Lock {
         match taken {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
+                // Held by readers if a reader could still get in; the pid is then an old one.
+                let readers = access == Access::Write && file.try_lock_shared().is_ok();
                 let mut owner = String::new();
                 let _ = file.read_to_string(&mut owner);
                 let who = match owner.trim().parse::<i32>() {
-                    Ok(pid) if alive(pid) => format!("locked by pid {pid} (another claw is changing it)"),
+                    Ok(pid) if !readers && alive(pid) => format!("locked by pid {pid} (another claw is changing it)"),
                     _ => "in use by another claw (reading it)".to_string(),
                 };
                 return Err(Error::with_code(Code::Locked, format!("the install is {who}; try again when it is done")));

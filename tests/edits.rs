@@ -176,9 +176,18 @@ fn continue_commits_exactly_the_changes_paths_and_no_scratch_file() {
     );
     write(&dir, "scratch.txt", "my notes\n");
     write(&dir, "src/channels/mod.rs.orig", &marked);
+    let pending = std::fs::read(dir.join(".git/claw/pending.toml")).unwrap();
     ok(&dir, &["continue"]);
     let committed: std::collections::BTreeSet<String> =
         git(&dir, &["show", "--name-only", "--format=", "HEAD"]).lines().map(str::to_string).collect();
     assert_eq!(committed, changed, "the commit holds the change's paths and nothing else");
     assert_eq!(git(&dir, &["status", "--porcelain"]), "?? scratch.txt\n?? src/channels/mod.rs.orig\n");
+
+    // As if killed after the commit but before the pending change was dropped: the next claw
+    // sees that HEAD is the change's commit and finishes.
+    std::fs::write(dir.join(".git/claw/pending.toml"), pending).unwrap();
+    std::fs::write(dir.join(".git/claw/writing"), "").unwrap();
+    let status = ok(&dir, &["status"]);
+    assert!(!status.contains("pending:"), "{status}");
+    assert!(!dir.join(".git/claw/pending.toml").exists());
 }

@@ -42,8 +42,15 @@ fn a_second_claw_exits_4_naming_the_writer_and_readers_share_the_lock() {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
     let dir = install(tmp.path());
+    std::fs::create_dir_all(dir.join(".git/claw")).unwrap();
     // This test process is the writer: it holds the lock as claw does, with its pid inside.
-    let mut held = std::fs::OpenOptions::new().read(true).write(true).open(dir.join(".git/claw/lock")).unwrap();
+    let mut held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(".git/claw/lock"))
+        .unwrap();
     held.try_lock().unwrap();
     write!(held, "{}", std::process::id()).unwrap();
     let before = snapshot(&dir);
