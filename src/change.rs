@@ -11,7 +11,7 @@ use crate::merge::{self, Conflict};
 use crate::pending::Pending;
 use crate::repo;
 use crate::tree::{Entry, Tree};
-use crate::workdir;
+use crate::{git_locks, workdir};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -63,6 +63,14 @@ pub fn run(
             clash.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
         );
     }
+    let untracked = workdir::untracked_targets(repo, &install.root, &ours, &touched)?;
+    if !untracked.is_empty() {
+        bail!(
+            "the change would write over files git does not track (untracked or ignored, such as your own .env); \
+             nothing was written. Move them aside first:\n  {}",
+            untracked.join("\n  ")
+        );
+    }
     if opts.dry_run {
         for path in &touched {
             write_out(
@@ -110,6 +118,7 @@ pub fn run(
         };
         Finish::Pending { pending }
     };
+    git_locks::ensure_free(repo)?;
     let journal = Journal { target_tree: target_tree.to_string(), paths: touched.clone(), finish };
     journal.begin(&install.claw_dir)?;
     journal.complete(repo, &install.root, &install.claw_dir)?;

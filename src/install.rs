@@ -1,5 +1,6 @@
 //! An open install: its repository, its lock, and what it is generated from. Opening one takes
-//! the lock and finishes any change an earlier claw was killed in the middle of.
+//! the lock (shared for reading, exclusive for changing), finishes any change an earlier claw
+//! was killed in the middle of, and brings the pristine ref in step with HEAD.
 
 use std::path::{Path, PathBuf};
 
@@ -9,10 +10,10 @@ use crate::catalog::{self, Source};
 use crate::compose::Selected;
 use crate::error::{Context, Result, bail};
 use crate::install_record::{InstallRecord, RECORD_PATH};
-use crate::lock::Lock;
+use crate::lock::{Access, Lock};
 use crate::pending::Pending;
 use crate::tree::Tree;
-use crate::{journal, repo};
+use crate::{follow_head, git_locks, journal, repo};
 
 pub struct Install {
     pub repo: Repository,
@@ -22,20 +23,44 @@ pub struct Install {
     pub claw_dir: PathBuf,
     /// The pristine tree, read once: it cannot change while the lock is held.
     pristine: std::cell::OnceCell<(git2::Oid, Tree)>,
+    /// Why HEAD's record cannot be followed (see `follow_head`), if it cannot.
+    pub drift: Option<String>,
     _lock: Lock,
 }
 
 impl Install {
-    pub fn open(dir: &Path) -> Result<Install> {
+    /// Opens the install at (or above) `dir`. A reader that finds something to repair (an
+    /// interrupted change, or HEAD moved by git) takes the lock exclusively to repair it.
+    pub fn open(dir: &Path, access: Access) -> Result<Install> {
         let repo = Repository::discover(dir)
             .with_context(|| format!("{} is not inside a git repository made by `claw init`", dir.display()))?;
         let root = repo.workdir().context("the repository has no work tree")?.to_path_buf();
         let claw_dir = repo.path().join("claw");
-        let lock = Lock::acquire(&claw_dir)?;
+        let mut lock = Lock::acquire(&claw_dir, access)?;
+        if access == Access::Read && (git_locks::interrupted(&claw_dir) || !follow_head::in_step(&repo)?) {
+            drop(lock);
+            lock = Lock::acquire(&claw_dir, Access::Write)?;
+        }
+        let interrupted = git_locks::interrupted(&claw_dir);
+        let stale = git_locks::recover(&repo, &claw_dir)?;
+        if !stale.is_empty() {
+            eprintln!("claw: removed git lock files left by an interrupted claw: {}", stale.join(", "));
+        }
         if journal::recover(&repo, &root, &claw_dir)? {
             eprintln!("claw: finished a change that was interrupted");
         }
-        let install = Install { repo, root, claw_dir, pristine: std::cell::OnceCell::new(), _lock: lock };
+        if interrupted {
+            finish_continue(&repo, &claw_dir)?;
+        }
+        let mut drift = None;
+        if lock.access == Access::Write {
+            match follow_head::repair(&repo) {
+                Ok(Some(repaired)) => eprintln!("claw: {repaired}"),
+                Ok(None) => {}
+                Err(e) => drift = Some(e.message),
+            }
+        }
+        let install = Install { repo, root, claw_dir, pristine: std::cell::OnceCell::new(), drift, _lock: lock };
         install.pristine()?;
         Ok(install)
     }
@@ -76,7 +101,12 @@ impl Install {
         Pending::load(&self.claw_dir)
     }
 
+    /// Refuses a change while another waits for its conflicts, or while HEAD's record is not
+    /// one claw can follow.
     pub fn ensure_no_pending(&self) -> Result<()> {
+        if let Some(drift) = &self.drift {
+            bail!("{drift}");
+        }
         if let Some(p) = self.pending()? {
             bail!(
                 "a change is waiting for its conflicts to be resolved ({}): edit {}, then run `claw continue`, or `claw abort`",
@@ -86,4 +116,16 @@ impl Install {
         }
         Ok(())
     }
+}
+
+/// A `claw continue` killed after it moved the branch but before it dropped the pending change:
+/// HEAD is the change's commit on the old head, so the change is done.
+fn finish_continue(repo: &Repository, claw_dir: &Path) -> Result<()> {
+    let Some(pending) = Pending::load(claw_dir)? else { return Ok(()) };
+    let head = repo::head_commit(repo)?;
+    let parent = head.parent_id(0).map(|p| p.to_string()).unwrap_or_default();
+    if parent == pending.old_head && head.message_bytes() == pending.message.as_bytes() {
+        Pending::clear(claw_dir)?;
+    }
+    Ok(())
 }

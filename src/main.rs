@@ -11,6 +11,8 @@ mod commands;
 mod compose;
 mod embedded;
 mod error;
+mod follow_head;
+mod git_locks;
 mod install;
 mod install_record;
 mod journal;

@@ -80,6 +80,9 @@ pub fn merge_trees(ancestor: &Tree, ours: &Tree, theirs: &Tree) -> Result<Merged
 
 /// Merges one file. Returns the merged entry and, on conflict, the conflicting lines.
 fn merge_file(path: &str, a: &Entry, o: &Entry, t: &Entry) -> Result<(Entry, Option<Vec<LineRange>>)> {
+    // A person who converted the file's line endings changed every line; claw's sides are
+    // brought to the person's endings first, so that only real edits meet in the merge.
+    let (a, t) = (&in_endings_of(o, a), &in_endings_of(o, t));
     // git2 initialises libgit2 lazily but not in merge_file; any Oid parse does it.
     let _ = git2::Oid::from_str("0");
     let (ai, oi, ti) = (input(path, a), input(path, o), input(path, t));
@@ -92,6 +95,52 @@ fn merge_file(path: &str, a: &Entry, o: &Entry, t: &Entry) -> Result<(Entry, Opt
         return Ok((entry, None));
     }
     Ok((entry, Some(conflict_lines(a, o, t)?)))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Eol {
+    Lf,
+    Crlf,
+}
+
+/// The file's line ending, when every line has the same one.
+fn endings(data: &[u8]) -> Option<Eol> {
+    let lines = data.iter().filter(|b| **b == b'\n').count();
+    let crlf = data.windows(2).filter(|w| w == b"\r\n").count();
+    match (lines, crlf) {
+        (0, _) => None,
+        (_, 0) => Some(Eol::Lf),
+        (n, c) if n == c => Some(Eol::Crlf),
+        _ => None,
+    }
+}
+
+/// `entry` with the line endings of `like`, where both use one ending throughout and they
+/// differ; otherwise `entry` as it is.
+fn in_endings_of(like: &Entry, entry: &Entry) -> Entry {
+    let data = match (endings(&like.data), endings(&entry.data)) {
+        (Some(Eol::Crlf), Some(Eol::Lf)) => {
+            let mut out = Vec::with_capacity(entry.data.len() + entry.data.len() / 16);
+            for b in &entry.data {
+                if *b == b'\n' {
+                    out.push(b'\r');
+                }
+                out.push(*b);
+            }
+            out
+        }
+        (Some(Eol::Lf), Some(Eol::Crlf)) => {
+            let mut out = Vec::with_capacity(entry.data.len());
+            for (i, b) in entry.data.iter().enumerate() {
+                if !(*b == b'\r' && entry.data.get(i + 1) == Some(&b'\n')) {
+                    out.push(*b);
+                }
+            }
+            out
+        }
+        _ => return entry.clone(),
+    };
+    Entry { data, mode: entry.mode }
 }
 
 fn input<'a>(path: &str, entry: &'a Entry) -> MergeFileInput<'a> {
@@ -198,5 +247,19 @@ mod tests {
             "{text}"
         );
         assert_eq!(marker_lines(text.as_bytes()), vec![3, 5, 7, 9]);
+    }
+
+    #[test]
+    fn a_file_the_person_converted_to_crlf_merges_cleanly_and_stays_crlf() {
+        let a = tree(&[("m.toml", "a\nb\nc\n")]);
+        let o = tree(&[("m.toml", "a\r\nb\r\nc\r\n")]);
+        let t = tree(&[("m.toml", "a\nb\nnew\nc\n")]);
+        let m = merge_trees(&a, &o, &t).unwrap();
+        assert!(m.conflicts.is_empty(), "{:?}", m.conflicts);
+        assert_eq!(m.tree, tree(&[("m.toml", "a\r\nb\r\nnew\r\nc\r\n")]));
+        // And back: a person who went back to LF keeps LF.
+        let m = merge_trees(&o, &a, &tree(&[("m.toml", "a\r\nb\r\nnew\r\nc\r\n")])).unwrap();
+        assert!(m.conflicts.is_empty(), "{:?}", m.conflicts);
+        assert_eq!(m.tree, tree(&[("m.toml", "a\nb\nnew\nc\n")]));
     }
 }

@@ -137,3 +137,28 @@ pub fn stage_paths(repo: &Repository, root: &Path, paths: &[String]) -> Result<(
     }
     index.write().context("writing the index")
 }
+
+/// `base` with each of `paths` replaced by the work tree's file (or removed where there is
+/// none), written to the object store; returns the new tree's id. Nothing else is read.
+pub fn tree_with_paths(repo: &Repository, base: &git2::Tree, root: &Path, paths: &[String]) -> Result<Oid> {
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    for path in paths {
+        let full = root.join(path);
+        let Ok(meta) = std::fs::symlink_metadata(&full) else {
+            update.remove(path.as_str());
+            continue;
+        };
+        let (data, mode) = if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&full).with_context(|| format!("reading {path}"))?;
+            (target.into_os_string().into_encoded_bytes(), git2::FileMode::Link)
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            let exec = meta.permissions().mode() & 0o111 != 0;
+            let data = std::fs::read(&full).with_context(|| format!("reading {path}"))?;
+            (data, if exec { git2::FileMode::BlobExecutable } else { git2::FileMode::Blob })
+        };
+        let blob = repo.blob(&data).with_context(|| format!("storing {path}"))?;
+        update.upsert(path.as_str(), blob, mode);
+    }
+    update.create_updated(repo, base).context("writing the resolved tree")
+}

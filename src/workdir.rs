@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Result, bail};
-use crate::tree::{Entry, Mode};
+use crate::tree::{Entry, Mode, Tree};
 
 /// Refuses `path` if any folder on the way to it is a symlink that resolves outside `root`, or
 /// is not a folder at all. Run for every path of a change before the first write.
@@ -29,6 +29,22 @@ pub fn check_target(root: &Path, path: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The paths of a change that land where git does not look: a path not in HEAD that exists on
+/// disk (untracked or ignored, e.g. the person's `.env` with their key), or a new path the
+/// install's ignore rules hide (a file the person would never see in `git status`). Such a
+/// file is the person's or would escape review, so a change that touches one is refused.
+pub fn untracked_targets(repo: &git2::Repository, root: &Path, head: &Tree, paths: &[String]) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for path in paths.iter().filter(|p| head.get(p).is_none()) {
+        let on_disk = std::fs::symlink_metadata(root.join(path)).is_ok();
+        let ignored = repo.is_path_ignored(path).with_context(|| format!("checking whether git ignores {path}"))?;
+        if on_disk || ignored {
+            found.push(format!("{path} ({})", if ignored { "ignored" } else { "untracked" }));
+        }
+    }
+    Ok(found)
 }
 
 /// Writes `entry` at `path` (or deletes the file when `entry` is `None`).

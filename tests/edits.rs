@@ -157,3 +157,37 @@ fn a_dirty_work_tree_is_refused_naming_the_paths() {
     let err = fails(&dir, &["skill", "apply", "beta", "--allow-dirty", "--yes"], 1);
     assert!(err.contains("would overwrite uncommitted changes in:\n  src/channels/mod.rs"), "{err}");
 }
+
+#[test]
+fn continue_commits_exactly_the_changes_paths_and_no_scratch_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = install(tmp.path());
+    edit_the_slot_line(&dir);
+    fails(&dir, &["skill", "apply", "alpha", "--conflicts", "markers", "--yes"], 3);
+    let changed: std::collections::BTreeSet<String> =
+        git(&dir, &["status", "--porcelain", "--untracked-files=all"]).lines().map(|l| l[3..].to_string()).collect();
+    let marked = read(&dir, "src/channels/mod.rs");
+    let start = marked.find("<<<<<<<").unwrap();
+    let end = marked.find(">>>>>>> generated now\n").unwrap() + ">>>>>>> generated now\n".len();
+    write(
+        &dir,
+        "src/channels/mod.rs",
+        &format!("{}        (\"alpha\", alpha::open),\n{}", &marked[..start], &marked[end..]),
+    );
+    write(&dir, "scratch.txt", "my notes\n");
+    write(&dir, "src/channels/mod.rs.orig", &marked);
+    let pending = std::fs::read(dir.join(".git/claw/pending.toml")).unwrap();
+    ok(&dir, &["continue"]);
+    let committed: std::collections::BTreeSet<String> =
+        git(&dir, &["show", "--name-only", "--format=", "HEAD"]).lines().map(str::to_string).collect();
+    assert_eq!(committed, changed, "the commit holds the change's paths and nothing else");
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "?? scratch.txt\n?? src/channels/mod.rs.orig\n");
+
+    // As if killed after the commit but before the pending change was dropped: the next claw
+    // sees that HEAD is the change's commit and finishes.
+    std::fs::write(dir.join(".git/claw/pending.toml"), pending).unwrap();
+    std::fs::write(dir.join(".git/claw/writing"), "").unwrap();
+    let status = ok(&dir, &["status"]);
+    assert!(!status.contains("pending:"), "{status}");
+    assert!(!dir.join(".git/claw/pending.toml").exists());
+}

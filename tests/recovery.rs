@@ -38,18 +38,84 @@ fn a_change_killed_between_two_writes_is_completed_by_the_next_call() {
 }
 
 #[test]
-fn a_locked_install_names_the_owner_and_a_stale_lock_is_taken_over() {
+fn a_second_claw_exits_4_naming_the_writer_and_readers_share_the_lock() {
+    use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
     let dir = install(tmp.path());
-    let mut owner = Command::new("sleep").arg("30").spawn().unwrap();
     std::fs::create_dir_all(dir.join(".git/claw")).unwrap();
-    std::fs::write(dir.join(".git/claw/lock"), owner.id().to_string()).unwrap();
+    // This test process is the writer: it holds the lock as claw does, with its pid inside.
+    let mut held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(".git/claw/lock"))
+        .unwrap();
+    held.try_lock().unwrap();
+    write!(held, "{}", std::process::id()).unwrap();
     let before = snapshot(&dir);
     let err = fails(&dir, &["skill", "apply", "alpha", "--yes"], 4);
-    assert!(err.contains(&format!("locked by pid {}", owner.id())), "{err}");
+    assert!(err.contains(&format!("locked by pid {}", std::process::id())), "{err}");
+    let err = fails(&dir, &["status"], 4);
+    assert!(err.contains("locked by pid"), "{err}");
     assert_eq!(snapshot(&dir), before);
-    owner.kill().unwrap();
-    owner.wait().unwrap();
+    held.unlock().unwrap();
+
+    // A reader does not keep out another reader, only a writer.
+    held.try_lock_shared().unwrap();
+    ok(&dir, &["status"]);
+    ok(&dir, &["diff"]);
+    let err = fails(&dir, &["skill", "apply", "alpha", "--yes"], 4);
+    assert!(err.contains("in use by another claw"), "{err}");
+    held.unlock().unwrap();
+
+    // A pid left in the file by a claw that is gone means nothing: the kernel's lock decides.
+    std::fs::write(dir.join(".git/claw/lock"), "999999999").unwrap();
     ok(&dir, &["skill", "apply", "alpha", "--yes"]);
-    assert!(!dir.join(".git/claw/lock").exists());
+    assert!(dir.join(".git/claw/lock").exists(), "the lock file is never deleted");
+}
+
+#[test]
+fn git_lock_files_left_by_a_killed_claw_are_removed_and_the_change_finished() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = install(tmp.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_claw"))
+        .args(["skill", "apply", "alpha", "--yes"])
+        .current_dir(&dir)
+        .env("CLAW_SKILLS", fixtures("skills"))
+        .env("CLAW_FAULT_AFTER_WRITES", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(137), "{}", String::from_utf8_lossy(&out.stderr));
+    // As if killed inside libgit2's index and ref writes.
+    for lock in ["index.lock", "refs/heads/main.lock", "refs/claw/pristine.lock"] {
+        std::fs::write(dir.join(".git").join(lock), "").unwrap();
+    }
+    let status = claw(&dir, &["status"]);
+    let err = String::from_utf8_lossy(&status.stderr);
+    assert!(status.status.success(), "{err}");
+    assert!(
+        err.contains("removed git lock files left by an interrupted claw: index.lock, refs/heads/main.lock"),
+        "{err}"
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+    assert_eq!(commit_count(&dir), 2);
+    for lock in ["index.lock", "refs/heads/main.lock", "refs/claw/pristine.lock"] {
+        assert!(!dir.join(".git").join(lock).exists(), "{lock}");
+    }
+}
+
+#[test]
+fn a_git_lock_file_claw_did_not_leave_is_kept_and_the_change_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = install(tmp.path());
+    std::fs::write(dir.join(".git/index.lock"), "").unwrap();
+    let before = snapshot(&dir);
+    let err = fails(&dir, &["skill", "apply", "alpha", "--yes"], 1);
+    assert!(err.contains("git holds .git/index.lock") && err.contains("nothing was written"), "{err}");
+    assert_eq!(snapshot(&dir), before);
+    ok(&dir, &["status"]);
+    assert!(dir.join(".git/index.lock").exists(), "the person's git lock is not claw's to remove");
+    std::fs::remove_file(dir.join(".git/index.lock")).unwrap();
+    ok(&dir, &["skill", "apply", "alpha", "--yes"]);
 }

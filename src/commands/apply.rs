@@ -12,6 +12,7 @@ use crate::cli::{ChangeArgs, ConflictMode};
 use crate::compose::{self, Selected};
 use crate::error::{Code, Error, Result, bail};
 use crate::install::Install;
+use crate::lock::Access;
 use crate::lockfile;
 use crate::tree::Tree;
 
@@ -24,7 +25,7 @@ pub fn apply(
     raw_vars: &[String],
     (yes, allow_build_code): (bool, bool),
 ) -> Result<()> {
-    let install = Install::open(dir)?;
+    let install = Install::open(dir, Access::Write)?;
     install.ensure_no_pending()?;
     let record = install.record()?;
     let mut selected = install.selected(&record)?;
@@ -95,7 +96,7 @@ pub fn apply(
 }
 
 pub fn remove(dir: &Path, names: &[String], args: ChangeArgs) -> Result<()> {
-    let install = Install::open(dir)?;
+    let install = Install::open(dir, Access::Write)?;
     install.ensure_no_pending()?;
     let record = install.record()?;
     let mut selected = install.selected(&record)?;

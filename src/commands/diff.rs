@@ -7,10 +7,11 @@ use git2::{DiffFormat, DiffOptions};
 
 use crate::error::{Context, Result};
 use crate::install::Install;
+use crate::lock::Access;
 use crate::repo;
 
 pub fn diff(dir: &Path) -> Result<()> {
-    let install = Install::open(dir)?;
+    let install = Install::open(dir, Access::Read)?;
     let pristine = repo::pristine_commit(&install.repo)?.tree().context("reading the pristine tree")?;
     let mut opts = DiffOptions::new();
     opts.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);

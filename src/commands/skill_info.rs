@@ -135,11 +135,11 @@ pub fn show(catalog: &Catalog, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The record of the install at `dir`, if `dir` is one. Read without the lock: listing the
-/// catalogue must work even while another claw runs.
+/// The record of the install at `dir` (HEAD's, which the pristine ref follows), if `dir` is
+/// one. Read without the lock: listing the catalogue must work even while another claw runs.
 fn applied_here(dir: &Path) -> Option<InstallRecord> {
     let repo = git2::Repository::discover(dir).ok()?;
-    let commit = repo::pristine_commit(&repo).ok()?;
+    let commit = repo::head_commit(&repo).ok()?;
     let tree = repo::read_tree(&repo, commit.tree_id()).ok()?;
     InstallRecord::parse(tree.text(RECORD_PATH)?).ok()
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::error::{Context, Result};
 use crate::install::Install;
 use crate::install_record::SkillRecord;
+use crate::lock::Access;
 use crate::repo;
 
 #[derive(Serialize)]
@@ -37,7 +38,7 @@ struct Pending {
 }
 
 pub fn status(dir: &Path, json: bool) -> Result<()> {
-    let install = Install::open(dir)?;
+    let install = Install::open(dir, Access::Read)?;
     let record = install.record()?;
     let pristine = repo::pristine_commit(&install.repo)?.tree().context("reading the pristine tree")?;
     let mut opts = DiffOptions::new();
@@ -98,6 +99,9 @@ pub fn status(dir: &Path, json: bool) -> Result<()> {
     }
     if !status.uncommitted.is_empty() {
         println!("uncommitted: {}", status.uncommitted.join(", "));
+    }
+    if let Some(drift) = &install.drift {
+        println!("out of step: {drift}");
     }
     if let Some(p) = &status.pending {
         println!(

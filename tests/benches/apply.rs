@@ -17,6 +17,7 @@ fn main() {
     let mut remove = Vec::new();
     let mut git_commit = Vec::new();
     let mut git_status = Vec::new();
+    let mut claw_status = Vec::new();
     for i in 0..RUNS {
         let parent = tmp.join(i.to_string());
         std::fs::create_dir_all(&parent).expect("bench folder");
@@ -29,6 +30,7 @@ fn main() {
             Command::new(claw).args(["skill", "remove", "alpha"]).env("CLAW_SKILLS", &skills).current_dir(&dir),
         ));
         git_status.push(time(Command::new("git").args(["status", "--porcelain"]).current_dir(&dir)));
+        claw_status.push(time(Command::new(claw).args(["status"]).env("CLAW_SKILLS", &skills).current_dir(&dir)));
         git_commit.push(time(
             Command::new("git")
                 .args(["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "--allow-empty", "-m", "bench"])
@@ -42,6 +44,7 @@ fn main() {
         ("claw skill apply alpha", &mut apply),
         ("claw skill remove alpha", &mut remove),
         ("git status", &mut git_status),
+        ("claw status", &mut claw_status),
         ("git commit --allow-empty", &mut git_commit),
     ] {
         let m = median(samples);
@@ -52,6 +55,10 @@ fn main() {
             ms(m) / ms(reference)
         );
     }
+    println!(
+        "  claw status / git status: {:.2}x (budget 2x)",
+        ms(median(&mut claw_status)) / ms(median(&mut git_status))
+    );
     let verdict = if median(&mut apply) <= BUDGET { "within" } else { "OVER" };
     println!("  apply median is {verdict} the {} ms budget", BUDGET.as_millis());
 }
