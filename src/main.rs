@@ -21,6 +21,7 @@ mod relpath;
 mod render;
 mod repo;
 mod rust_edit;
+mod sources;
 mod text_edit;
 mod tree;
 mod workdir;

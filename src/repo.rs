@@ -73,6 +73,14 @@ fn write_dir(repo: &Repository, entries: &[(&str, &Entry)]) -> Result<Oid, git2:
     builder.write()
 }
 
+/// The id `tree` would have in any repository, computed in memory: nothing is written.
+pub fn hash_tree(tree: &Tree) -> Result<Oid> {
+    let odb = git2::Odb::new().context("hashing a tree")?;
+    odb.add_new_mempack_backend(1).context("hashing a tree")?;
+    let scratch = Repository::from_odb(odb).context("hashing a tree")?;
+    write_tree(&scratch, tree)
+}
+
 /// The person's identity from git config, or claw's own when none is set.
 pub fn signature(repo: &Repository) -> Result<Signature<'static>> {
     match repo.signature() {

@@ -4,13 +4,13 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::base::Base;
-use crate::catalog::Catalog;
+use crate::catalog::{self, Catalog, Skill};
 use crate::change::{self, Outcome};
 use crate::cli::{ChangeArgs, ConflictMode};
 use crate::compose::{self, Selected};
 use crate::error::{Code, Error, Result, bail};
 use crate::install::Install;
+use crate::sources::{self, Material};
 
 pub fn apply(
     catalog: &Catalog,
@@ -24,6 +24,7 @@ pub fn apply(
     let install = Install::open(dir)?;
     install.ensure_no_pending()?;
     let record = install.record()?;
+    let material = install.material(&record)?;
     let mut selected = install.selected(&record)?;
     let vars = super::parse_vars(raw_vars, names)?;
     let mut removed: Vec<(String, String)> = Vec::new();
@@ -37,20 +38,22 @@ pub fn apply(
     let mut new: Vec<String> = Vec::new();
     let mut unchanged: Vec<&str> = Vec::new();
     for name in names {
-        let wanted = super::select(catalog, name, vars.get(name))?;
-        match selected.iter().position(|s| s.name() == name) {
-            Some(pos)
-                if selected[pos].vars == wanted.vars
-                    && selected[pos].skill.manifest.version == wanted.skill.manifest.version =>
-            {
-                unchanged.push(name);
-                continue;
-            }
+        let wanted = match selected.iter().position(|s| s.name() == name) {
+            // Re-applying keeps the pinned version and the recorded variables: `--var` changes
+            // only what it names, and a newer version comes only through `claw update`.
             Some(pos) => {
-                selected.remove(pos);
+                let mut given = selected[pos].vars.clone();
+                given.extend(vars.get(name).cloned().unwrap_or_default());
+                let resolved = selected[pos].skill.manifest.resolve_vars(&given)?;
+                if resolved == selected[pos].vars {
+                    unchanged.push(name);
+                    continue;
+                }
+                let skill = selected.remove(pos).skill;
+                super::select(skill, Some(&resolved))?
             }
-            None => {}
-        }
+            None => super::select(load_new(catalog, &material, name)?, vars.get(name))?,
+        };
         for old in &wanted.skill.manifest.replaces {
             if let Some(pos) = selected.iter().position(|s| s.name() == old) {
                 let gone = selected.remove(pos);
@@ -61,7 +64,9 @@ pub fn apply(
         selected.push(wanted);
     }
     for name in &unchanged {
-        println!("{name} is already applied with these settings; nothing to do for it.");
+        println!(
+            "{name} is already applied with these settings; nothing to do for it (`claw update {name}` brings a newer version)."
+        );
     }
     if new.is_empty() && removed.is_empty() {
         return Ok(());
@@ -75,17 +80,32 @@ pub fn apply(
             removed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
-    let message = super::commit_message(&title, &applied, &removed)?;
-    let base = Base::embedded()?;
-    let pristine = compose::pristine_tree(&base, &record.name, &ordered)?;
+    let message = super::commit_message(&material.templates, &title, &applied, &removed)?;
+    let pristine = compose::pristine_tree(&material, &record.name, &ordered)?;
     if !args.dry_run {
         let preview = || {
             let opts = change::Options { dry_run: true, ..Default::default() };
             change::run(&install, &pristine, &message, opts, &mut std::io::stderr()).map(|_| ())
         };
         super::confirm_untrusted(&applied, yes, preview)?;
+        sources::keep(&install.repo, &material, &ordered, &title)?;
     }
     finish(&install, &pristine, &message, args)
+}
+
+/// A skill not yet applied: from the skills folder, or from the built-in catalogue pinned in the
+/// install (so it fits the pinned base), never from a newer claw's catalogue.
+fn load_new(catalog: &Catalog, material: &Material, name: &str) -> Result<Skill> {
+    if let Some(dir) = &catalog.dir {
+        return catalog::from_folder(dir, name);
+    }
+    let pinned = catalog::names_in(&material.catalog);
+    if !pinned.iter().any(|n| n == name) && catalog.names()?.iter().any(|n| n == name) {
+        bail!(
+            "{name} is in this claw's catalogue but not in the one pinned in this install; run `claw update` first to bring this claw's base and catalogue"
+        );
+    }
+    catalog::from_catalog(&material.catalog, name)
 }
 
 pub fn remove(dir: &Path, names: &[String], args: ChangeArgs) -> Result<()> {
@@ -112,13 +132,16 @@ pub fn remove(dir: &Path, names: &[String], args: ChangeArgs) -> Result<()> {
     }
     let ordered = compose::canonical_order(selected)?;
     let title = format!("remove {}", names.join(", "));
-    let message = super::commit_message(&title, &[], &removed)?;
-    let base = Base::embedded()?;
-    let pristine = compose::pristine_tree(&base, &record.name, &ordered)?;
+    let material = install.material(&record)?;
+    let message = super::commit_message(&material.templates, &title, &[], &removed)?;
+    let pristine = compose::pristine_tree(&material, &record.name, &ordered)?;
+    if !args.dry_run {
+        sources::keep(&install.repo, &material, &ordered, &title)?;
+    }
     finish(&install, &pristine, &message, args)
 }
 
-fn finish(install: &Install, pristine: &crate::tree::Tree, message: &str, args: ChangeArgs) -> Result<()> {
+pub(super) fn finish(install: &Install, pristine: &crate::tree::Tree, message: &str, args: ChangeArgs) -> Result<()> {
     let opts = change::Options {
         dry_run: args.dry_run,
         markers: args.conflicts == ConflictMode::Markers,
@@ -146,7 +169,7 @@ fn finish(install: &Install, pristine: &crate::tree::Tree, message: &str, args: 
     }
 }
 
-fn applied_list(selected: &[Selected]) -> String {
+pub(super) fn applied_list(selected: &[Selected]) -> String {
     let names: Vec<&str> = selected.iter().map(Selected::name).collect();
     crate::manifest::list_or_none(&names)
 }

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use git2::{Repository, RepositoryInitOptions};
 
-use crate::base::Base;
-use crate::catalog::Catalog;
+use crate::catalog::{self, Catalog};
 use crate::compose::{self, Selected};
 use crate::error::{Context, Result, bail};
 use crate::manifest::validate_name;
+use crate::sources::{self, Material};
 use crate::{repo, workdir};
 
 pub fn init(catalog: &Catalog, dir: &Path, extra: &[String], bare: bool, raw_vars: &[String], yes: bool) -> Result<()> {
@@ -20,7 +20,7 @@ pub fn init(catalog: &Catalog, dir: &Path, extra: &[String], bare: bool, raw_var
         .and_then(|n| n.to_str())
         .with_context(|| format!("{}: cannot name an install after this path", dir.display()))?;
     validate_name("install", name)?;
-    let base = Base::embedded()?;
+    let material = Material::embedded()?;
     let mut names: Vec<String> = Vec::new();
     if !bare {
         for skill in catalog.names()? {
@@ -35,19 +35,23 @@ pub fn init(catalog: &Catalog, dir: &Path, extra: &[String], bare: bool, raw_var
         }
     }
     let vars = super::parse_vars(raw_vars, &names)?;
-    let selected: Vec<Selected> =
-        names.iter().map(|n| super::select(catalog, n, vars.get(n))).collect::<Result<_>>()?;
+    let load = |n: &String| match &catalog.dir {
+        Some(dir) => catalog::from_folder(dir, n),
+        None => catalog::from_catalog(&material.catalog, n),
+    };
+    let selected: Vec<Selected> = names.iter().map(|n| super::select(load(n)?, vars.get(n))).collect::<Result<_>>()?;
     super::confirm_untrusted(&selected.iter().collect::<Vec<_>>(), yes, || Ok(()))?;
     let selected = compose::canonical_order(selected)?;
-    let tree = compose::pristine_tree(&base, name, &selected)?;
+    let tree = compose::pristine_tree(&material, name, &selected)?;
     let applied: Vec<&Selected> = selected.iter().collect();
-    let message = super::commit_message(&format!("init {name} (base {})", base.manifest.version), &applied, &[])?;
+    let title = format!("init {name} (base {})", material.base.manifest.version);
+    let message = super::commit_message(&material.templates, &title, &applied, &[])?;
 
     // Built beside the target and renamed into place, so a failed init leaves nothing behind.
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let staging = parent.join(format!(".{name}.claw-init-{}", std::process::id()));
-    let result = build(&staging, &tree, &message).and_then(|()| {
+    let result = build(&staging, &tree, &message, &material, &selected).and_then(|()| {
         if dir.exists() {
             std::fs::remove_dir(dir).with_context(|| format!("replacing the empty folder {}", dir.display()))?;
         }
@@ -61,14 +65,14 @@ pub fn init(catalog: &Catalog, dir: &Path, extra: &[String], bare: bool, raw_var
     println!(
         "Created {} (base {}, skills: {}).",
         dir.display(),
-        base.manifest.version,
+        material.base.manifest.version,
         crate::manifest::list_or_none(&skills)
     );
     println!("Next: cd {} && git log -p, then see README.md and `claw skill list`.", dir.display());
     Ok(())
 }
 
-fn build(root: &Path, tree: &crate::tree::Tree, message: &str) -> Result<()> {
+fn build(root: &Path, tree: &crate::tree::Tree, message: &str, material: &Material, skills: &[Selected]) -> Result<()> {
     let mut opts = RepositoryInitOptions::new();
     opts.initial_head("main");
     let repo = Repository::init_opts(root, &opts)
@@ -82,6 +86,7 @@ fn build(root: &Path, tree: &crate::tree::Tree, message: &str) -> Result<()> {
     let first = message.lines().next().unwrap_or("claw: init");
     let pristine = repo::commit(&repo, tree_id, &[], &format!("pristine: {first}\n"))?;
     let head = repo::commit(&repo, tree_id, &[], message)?;
+    sources::keep(&repo, material, skills, first)?;
     repo::set_ref(&repo, repo::PRISTINE_REF, pristine, first)?;
     repo::set_ref(&repo, "refs/heads/main", head, first)?;
     Ok(())
