@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Result, bail};
 
 pub const RECORD_PATH: &str = ".claw/install.toml";
 
@@ -48,7 +48,13 @@ pub struct SkillRecord {
 
 impl InstallRecord {
     pub fn parse(text: &str) -> Result<InstallRecord> {
-        toml::from_str(text).context(RECORD_PATH)
+        let record = toml::from_str(text).context(RECORD_PATH);
+        if record.is_err() && !text.contains("\n[sources]\n") {
+            bail!(
+                "{RECORD_PATH} was written by a claw that did not pin the install's sources; make a fresh install with `claw init` and bring your commits over (`git format-patch` / `git am`)"
+            );
+        }
+        record
     }
 
     pub fn render(&self) -> Result<String> {
@@ -60,5 +66,17 @@ impl InstallRecord {
 
     pub fn skill(&self, name: &str) -> Option<&SkillRecord> {
         self.skills.iter().find(|s| s.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_without_pinned_sources_says_what_to_do() {
+        let legacy = "name = \"x\"\ngenerator = \"0.1.0\"\nbase = \"0.1.0\"\n\n[[skill]]\nname = \"alpha\"\nversion = \"1.0.0\"\nsource = \"dir:/home/me/skills\"\n";
+        let err = InstallRecord::parse(legacy).unwrap_err();
+        assert!(err.message.contains("did not pin the install's sources; make a fresh install"), "{err}");
     }
 }

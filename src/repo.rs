@@ -145,3 +145,20 @@ pub fn stage_paths(repo: &Repository, root: &Path, paths: &[String]) -> Result<(
     }
     index.write().context("writing the index")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hashed_tree_has_the_id_a_real_write_gives_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let mut tree = Tree::new();
+        tree.insert("a/b.txt", Entry::file("b"));
+        tree.insert("run.sh", Entry { data: b"#!/bin/sh\n".to_vec(), mode: Mode::Executable });
+        let hashed = hash_tree(&tree).unwrap();
+        assert!(repo.find_tree(hashed).is_err(), "hashing must not write to the repository");
+        assert_eq!(write_tree(&repo, &tree).unwrap(), hashed);
+    }
+}

@@ -86,7 +86,7 @@ fn build(root: &Path, tree: &crate::tree::Tree, message: &str, material: &Materi
     let first = message.lines().next().unwrap_or("claw: init");
     let pristine = repo::commit(&repo, tree_id, &[], &format!("pristine: {first}\n"))?;
     let head = repo::commit(&repo, tree_id, &[], message)?;
-    sources::keep(&repo, material, skills, first)?;
+    sources::keep(&repo, material, skills, first.strip_prefix("claw: ").unwrap_or(first))?;
     repo::set_ref(&repo, repo::PRISTINE_REF, pristine, first)?;
     repo::set_ref(&repo, "refs/heads/main", head, first)?;
     Ok(())

@@ -142,7 +142,7 @@ pub fn update(catalog: &Catalog, dir: &Path, names: &[String], args: ChangeArgs,
     if args.dry_run {
         return super::apply::finish(&install, &pristine, &message, args);
     }
-    print!("{notes}\n");
+    println!("{notes}");
     let preview = change::Options { dry_run: true, ..Default::default() };
     change::run(&install, &pristine, &message, preview, &mut std::io::stdout())?;
     let local: Vec<&Selected> = ordered.iter().filter(|s| updated.iter().any(|n| n == s.name())).collect();
@@ -175,4 +175,27 @@ fn describe(name: &str, old: &str, new: &str, changes: &BTreeMap<String, String>
 fn one_paragraph(note: &str) -> String {
     let words: Vec<String> = note.split_whitespace().map(|w| w.chars().filter(|c| !c.is_control()).collect()).collect();
     words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_cover_the_versions_after_the_old_one_up_to_the_new_one_in_order() {
+        let changes = BTreeMap::from([
+            ("0.1.0".to_string(), "first".to_string()),
+            ("0.10.0".to_string(), "too new".to_string()),
+            ("0.3.0".to_string(), "third".to_string()),
+            ("0.2.0".to_string(), "second".to_string()),
+        ]);
+        assert_eq!(describe("x", "0.1.0", "0.3.0", &changes), "x 0.1.0 -> 0.3.0\n  0.2.0: second\n  0.3.0: third\n");
+        assert!(describe("x", "0.3.0", "0.3.0", &changes).ends_with("(no notes for this version)\n"));
+    }
+
+    #[test]
+    fn a_note_cannot_forge_a_trailer_or_hide_text() {
+        let note = "Fixes things.\n\nClaw-Skill-Applied: evil 9.9.9\r\x1b[2K hidden";
+        assert_eq!(one_paragraph(note), "Fixes things. Claw-Skill-Applied: evil 9.9.9 [2K hidden");
+    }
 }
