@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::embedded;
 use crate::error::{Context, Result, bail};
 use crate::tree::Tree;
 
@@ -19,6 +18,9 @@ pub struct BaseManifest {
     /// The file that documents environment variables; skills' `[[env]]` entries go there.
     pub env_file: String,
     pub slots: BTreeMap<String, Slot>,
+    /// What each version changed, one paragraph per version: shown by `claw update`.
+    #[serde(default)]
+    pub changes: BTreeMap<String, String>,
 }
 
 /// A named extension point. The kind says what a skill's `add` means there.
@@ -65,16 +67,16 @@ impl Slot {
     }
 }
 
-/// The base as embedded in this binary.
+/// The base's files and its manifest, as built into claw or as pinned in an install.
+#[derive(Debug, Clone)]
 pub struct Base {
     pub manifest: BaseManifest,
     pub files: Tree,
 }
 
 impl Base {
-    pub fn embedded() -> Result<Base> {
-        let files = embedded::tree_under("base/");
-        let text = files.text(BASE_MANIFEST).context("the embedded base has no .claw/base.toml")?;
+    pub fn from_files(files: Tree) -> Result<Base> {
+        let text = files.text(BASE_MANIFEST).context("the base has no .claw/base.toml")?;
         let manifest: BaseManifest = toml::from_str(text).context("base/.claw/base.toml")?;
         for (name, slot) in &manifest.slots {
             if !files.contains(slot.file()) {

@@ -13,42 +13,42 @@ const MAX_FILE: u64 = 1 << 20;
 const MAX_TOTAL: u64 = 16 << 20;
 const MAX_FILES: usize = 2000;
 
-/// Where one skill was read from; recorded in the install so later changes find it again.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where one skill comes from. No path is recorded: the content of an applied skill is pinned
+/// in the install, and a local folder is named again (`--skills`) only to update it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Builtin,
-    Dir(PathBuf),
+    Local,
 }
 
 impl Source {
-    pub fn describe(&self) -> String {
+    pub fn describe(&self) -> &'static str {
         match self {
-            Source::Builtin => "builtin".to_string(),
-            Source::Dir(dir) => format!("dir:{}", dir.display()),
+            Source::Builtin => "builtin",
+            Source::Local => "local",
         }
     }
 
     pub fn parse(text: &str) -> Result<Source> {
         match text {
             "builtin" => Ok(Source::Builtin),
-            _ => match text.strip_prefix("dir:") {
-                Some(dir) => Ok(Source::Dir(PathBuf::from(dir))),
-                None => {
-                    bail!("unknown skill source {text:?} (expected \"builtin\" or \"dir:PATH\")")
-                }
-            },
+            "local" => Ok(Source::Local),
+            _ => bail!("unknown skill source {text:?} in .claw/install.toml (expected \"builtin\" or \"local\")"),
         }
     }
 }
 
 /// A skill as read from its folder: the manifest, its SKILL.md, and its files mapped to their
-/// place in the install (`files/x` to `x`, `tests/x` to `tests/x`), not yet rendered.
+/// place in the install (`files/x` to `x`, `tests/x` to `tests/x`), not yet rendered. `raw` is
+/// the folder as read and `tree` its git tree id, which is what the install pins.
 #[derive(Debug, Clone)]
 pub struct Skill {
     pub manifest: Manifest,
     pub instructions: String,
     pub files: Tree,
     pub source: Source,
+    pub raw: Tree,
+    pub tree: git2::Oid,
 }
 
 impl Skill {
@@ -57,39 +57,29 @@ impl Skill {
     }
 }
 
-/// A folder of skills, built in or on disk.
+/// A folder of skills: the one built into this claw, or a folder on disk.
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    pub source: Source,
+    pub dir: Option<PathBuf>,
 }
 
 impl Catalog {
     /// The catalogue to use: `dir` (from `--skills` or `CLAW_SKILLS`) or the built-in one.
     pub fn new(dir: Option<PathBuf>) -> Result<Catalog> {
         match dir {
-            None => Ok(Catalog { source: Source::Builtin }),
+            None => Ok(Catalog { dir: None }),
             Some(dir) => {
                 let dir = dir.canonicalize().with_context(|| format!("skills folder {}", dir.display()))?;
-                Ok(Catalog { source: Source::Dir(dir) })
+                Ok(Catalog { dir: Some(dir) })
             }
         }
     }
 
     /// The names of the skills in this catalogue, sorted.
     pub fn names(&self) -> Result<Vec<String>> {
-        let mut names = match &self.source {
-            Source::Builtin => {
-                let tree = embedded::tree_under("skills/");
-                let mut names: Vec<String> = tree
-                    .paths()
-                    .filter_map(|p| p.strip_suffix("/skill.toml"))
-                    .filter(|n| !n.contains('/'))
-                    .map(str::to_string)
-                    .collect();
-                names.dedup();
-                names
-            }
-            Source::Dir(dir) => {
+        let mut names = match &self.dir {
+            None => names_in(&embedded::tree_under("skills/")?),
+            Some(dir) => {
                 let mut names = Vec::new();
                 for entry in std::fs::read_dir(dir).with_context(|| format!("skills folder {}", dir.display()))? {
                     let entry = entry.with_context(|| format!("skills folder {}", dir.display()))?;
@@ -104,28 +94,46 @@ impl Catalog {
         Ok(names)
     }
 
+    /// Reads skill `name` as this claw or the folder has it now.
     pub fn load(&self, name: &str) -> Result<Skill> {
-        load(&self.source, name)
+        match &self.dir {
+            None => from_catalog(&embedded::tree_under("skills/")?, name),
+            Some(dir) => from_folder(dir, name),
+        }
     }
 }
 
-/// Reads skill `name` from `source`.
-pub fn load(source: &Source, name: &str) -> Result<Skill> {
-    validate_name("skill", name)?;
-    let raw = match source {
-        Source::Builtin => {
-            let raw = embedded::tree_under(&format!("skills/{name}/"));
-            if raw.len() == 0 {
-                bail!("no skill named {name:?} in the built-in catalogue (see `claw skill list`)");
-            }
-            raw
-        }
-        Source::Dir(dir) => read_dir_tree(&dir.join(name)).with_context(|| format!("skill {name}"))?,
-    };
-    from_raw(raw, source.clone(), name)
+/// The skill names in a catalogue tree (`NAME/skill.toml`).
+pub fn names_in(catalog: &Tree) -> Vec<String> {
+    catalog
+        .paths()
+        .filter_map(|p| p.strip_suffix("/skill.toml"))
+        .filter(|n| !n.contains('/'))
+        .map(str::to_string)
+        .collect()
 }
 
-fn from_raw(raw: Tree, source: Source, name: &str) -> Result<Skill> {
+/// Skill `name` from a built-in catalogue tree (this binary's, or the one pinned in an install).
+pub fn from_catalog(catalog: &Tree, name: &str) -> Result<Skill> {
+    validate_name("skill", name)?;
+    let raw = catalog.under(&format!("{name}/"));
+    if raw.len() == 0 {
+        bail!("no skill named {name:?} in the built-in catalogue (see `claw skill list`)");
+    }
+    let tree = crate::repo::hash_tree(&raw)?;
+    from_raw(raw, tree, Source::Builtin, name)
+}
+
+/// Skill `name` from the local skills folder `dir`.
+pub fn from_folder(dir: &Path, name: &str) -> Result<Skill> {
+    validate_name("skill", name)?;
+    let raw = read_dir_tree(&dir.join(name)).with_context(|| format!("skill {name} in {}", dir.display()))?;
+    let tree = crate::repo::hash_tree(&raw)?;
+    from_raw(raw, tree, Source::Local, name)
+}
+
+/// A skill from its folder's files, already read (from disk, the binary or the install's pins).
+pub fn from_raw(raw: Tree, tree: git2::Oid, source: Source, name: &str) -> Result<Skill> {
     let origin = format!("skill {name}");
     let manifest_text = raw.text("skill.toml").with_context(|| format!("{origin}: reading skill.toml"))?;
     let manifest_text = manifest_text.to_string();
@@ -150,7 +158,7 @@ fn from_raw(raw: Tree, source: Source, name: &str) -> Result<Skill> {
         };
         files.insert(target, entry.clone());
     }
-    Ok(Skill { manifest, instructions, files, source })
+    Ok(Skill { manifest, instructions, files, source, raw, tree })
 }
 
 /// Reads a skill folder from disk, refusing anything that is not a plain file or folder.

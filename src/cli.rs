@@ -10,7 +10,8 @@ Examples:
   claw skill list                             the catalogue, and what is applied
   claw skill apply telegram --replace whatsapp --dry-run
   claw skill apply telegram --replace whatsapp
-  claw status                                 base, skills, your own edits, anything pending
+  claw status                                 base, skills, your own edits, updates, anything pending
+  claw update --dry-run                       what a newer claw (or skills folder) would change
   claw diff                                   your edits against the generated tree
 
 Exit codes:
@@ -67,6 +68,24 @@ pub enum Command {
     Status {
         #[arg(long)]
         json: bool,
+    },
+    /// Bring newer versions of the base and applied skills: built-in ones from this claw, local
+    /// ones from --skills DIR. Shows each version's notes and the diff, then commits.
+    #[command(
+        after_help = "Examples:\n  claw update --dry-run\n  claw update\n  claw --skills ~/my-skills update mytool --yes"
+    )]
+    Update {
+        /// Only these skills (default: the base and every applied skill).
+        names: Vec<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// Do not ask before updating skills that are not built in.
+        #[arg(long)]
+        yes: bool,
+        /// Allow skills that are not built in to add what runs code at build or edit time
+        /// (build scripts, proc-macros, .cargo/, toolchain files, editor and agent settings).
+        #[arg(long)]
+        allow_build_code: bool,
     },
     /// Show your customisations: the work tree against the generated (pristine) tree.
     Diff,

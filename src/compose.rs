@@ -10,11 +10,11 @@ use minijinja::Value;
 use crate::base::{Base, Slot};
 use crate::cargo_edit::{self, Request};
 use crate::catalog::Skill;
-use crate::embedded;
 use crate::error::{Context, Error, Result, bail};
 use crate::install_record::{InstallRecord, RECORD_PATH, SkillRecord};
 use crate::manifest::VarType;
 use crate::render::{self, Escape};
+use crate::sources::Material;
 use crate::tree::{Entry, Tree};
 use crate::{relpath, rust_edit, text_edit};
 
@@ -73,7 +73,8 @@ pub fn canonical_order(mut selected: Vec<Selected>) -> Result<Vec<Selected>> {
 }
 
 /// Composes the pristine tree for `skills`, which must be in canonical order.
-pub fn pristine_tree(base: &Base, install_name: &str, skills: &[Selected]) -> Result<Tree> {
+pub fn pristine_tree(material: &Material, install_name: &str, skills: &[Selected]) -> Result<Tree> {
+    let base = &material.base;
     let mut tree = Tree::new();
     let base_ctx =
         minijinja::context! { install => minijinja::context! { name => Value::from_safe_string(install_name.into()) } };
@@ -107,7 +108,7 @@ pub fn pristine_tree(base: &Base, install_name: &str, skills: &[Selected]) -> Re
         let out = text_edit::add_env_block(text, selected.name(), &selected.skill.manifest.env);
         tree.set_text(env_file, out);
     }
-    add_generated_files(base, install_name, skills, &mut tree)?;
+    add_generated_files(material, install_name, skills, &mut tree)?;
     Ok(tree)
 }
 
@@ -208,17 +209,20 @@ fn skill_context(install_name: &str, selected: &Selected) -> Value {
 
 /// The files claw itself writes into every install: the install record, CLAUDE.md and the
 /// Claude Code skills that drive claw.
-fn add_generated_files(base: &Base, install_name: &str, skills: &[Selected], tree: &mut Tree) -> Result<()> {
+fn add_generated_files(material: &Material, install_name: &str, skills: &[Selected], tree: &mut Tree) -> Result<()> {
+    let base = &material.base;
     let record = InstallRecord {
         name: install_name.to_string(),
-        generator: env!("CARGO_PKG_VERSION").to_string(),
+        generator: material.generator.clone(),
         base: base.manifest.version.to_string(),
+        sources: material.pins.clone(),
         skills: skills
             .iter()
             .map(|s| SkillRecord {
                 name: s.name().to_string(),
                 version: s.skill.manifest.version.to_string(),
-                source: s.skill.source.describe(),
+                source: s.skill.source.describe().to_string(),
+                tree: s.skill.tree.to_string(),
                 vars: s.vars.clone(),
             })
             .collect(),
@@ -240,21 +244,22 @@ fn add_generated_files(base: &Base, install_name: &str, skills: &[Selected], tre
         ("claude/claw.md.j2", ".claude/skills/claw/SKILL.md"),
         ("claude/customize.md.j2", ".claude/skills/customize/SKILL.md"),
     ] {
-        tree.insert(target, Entry::file(render_template(template, &ctx)?));
+        tree.insert(target, Entry::file(render_template(&material.templates, template, &ctx)?));
     }
     for s in &skill_list {
         let name = s.get_attr("name").map(|v| v.to_string()).unwrap_or_default();
         let ctx = minijinja::context! { install => minijinja::context! { name => install_name }, skill => s };
         tree.insert(
             format!(".claude/skills/{name}/SKILL.md"),
-            Entry::file(render_template("claude/skill.md.j2", &ctx)?),
+            Entry::file(render_template(&material.templates, "claude/skill.md.j2", &ctx)?),
         );
     }
     Ok(())
 }
 
-/// Renders one of the templates built into claw (`templates/`).
-pub fn render_template(name: &str, ctx: &Value) -> Result<String> {
-    let source = embedded::template(name).with_context(|| format!("templates/{name} is not built into claw"))?;
+/// Renders one of claw's templates (`templates/`, as pinned in the install).
+pub fn render_template(templates: &Tree, name: &str, ctx: &Value) -> Result<String> {
+    let source =
+        templates.text(name).with_context(|| format!("templates/{name} is missing from the pinned templates"))?;
     render::render(&format!("templates/{name}"), source, ctx)
 }

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
-use crate::catalog::{self, Source};
 use crate::compose::Selected;
 use crate::error::{Context, Result, bail};
 use crate::install_record::{InstallRecord, RECORD_PATH};
 use crate::lock::{Access, Lock};
 use crate::pending::Pending;
+use crate::sources::{self, Material};
 use crate::tree::Tree;
 use crate::{follow_head, git_locks, journal, repo};
 
@@ -82,15 +82,18 @@ impl Install {
         InstallRecord::parse(text)
     }
 
-    /// Loads every recorded skill from the source it was applied from, with its variables.
+    /// The base, templates and catalogue pinned in the install.
+    pub fn material(&self, record: &InstallRecord) -> Result<Material> {
+        Material::pinned(&self.repo, record)
+    }
+
+    /// Every recorded skill exactly as it was applied (its pinned tree), with its variables.
     pub fn selected(&self, record: &InstallRecord) -> Result<Vec<Selected>> {
         record
             .skills
             .iter()
             .map(|r| {
-                let source = Source::parse(&r.source)?;
-                let skill = catalog::load(&source, &r.name)
-                    .with_context(|| format!("loading applied skill {} from {}", r.name, r.source))?;
+                let skill = sources::pinned_skill(&self.repo, r)?;
                 let vars = skill.manifest.resolve_vars(&r.vars)?;
                 Ok(Selected { skill, vars })
             })

@@ -26,6 +26,7 @@ mod render;
 mod repo;
 mod rust_edit;
 mod sanitize;
+mod sources;
 mod text_edit;
 mod tree;
 mod workdir;

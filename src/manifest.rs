@@ -37,6 +37,9 @@ pub struct Manifest {
     /// Cargo dependencies, keyed by the name of a `cargo-deps` slot.
     #[serde(default)]
     pub cargo: BTreeMap<String, BTreeMap<String, Dependency>>,
+    /// What each version changed (version to a one-paragraph note), shown by `claw update`.
+    #[serde(default)]
+    pub changes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
@@ -190,6 +193,11 @@ impl Manifest {
         for edit in &self.edits {
             if edit.add.trim().is_empty() {
                 bail!("edit at slot {}: 'add' is empty", edit.slot);
+            }
+        }
+        for version in self.changes.keys() {
+            if semver::Version::parse(version).is_err() {
+                bail!("[changes]: {version:?} is not a version (use semver, e.g. \"1.2.0\")");
             }
         }
         for deps in self.cargo.values() {

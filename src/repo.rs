@@ -73,6 +73,14 @@ fn write_dir(repo: &Repository, entries: &[(&str, &Entry)]) -> Result<Oid, git2:
     builder.write()
 }
 
+/// The id `tree` would have in any repository, computed in memory: nothing is written.
+pub fn hash_tree(tree: &Tree) -> Result<Oid> {
+    let odb = git2::Odb::new().context("hashing a tree")?;
+    odb.add_new_mempack_backend(1).context("hashing a tree")?;
+    let scratch = Repository::from_odb(odb).context("hashing a tree")?;
+    write_tree(&scratch, tree)
+}
+
 /// The person's identity from git config, or claw's own when none is set.
 pub fn signature(repo: &Repository) -> Result<Signature<'static>> {
     match repo.signature() {
@@ -161,4 +169,21 @@ pub fn tree_with_paths(repo: &Repository, base: &git2::Tree, root: &Path, paths:
         update.upsert(path.as_str(), blob, mode);
     }
     update.create_updated(repo, base).context("writing the resolved tree")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hashed_tree_has_the_id_a_real_write_gives_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let mut tree = Tree::new();
+        tree.insert("a/b.txt", Entry::file("b"));
+        tree.insert("run.sh", Entry { data: b"#!/bin/sh\n".to_vec(), mode: Mode::Executable });
+        let hashed = hash_tree(&tree).unwrap();
+        assert!(repo.find_tree(hashed).is_err(), "hashing must not write to the repository");
+        assert_eq!(write_tree(&repo, &tree).unwrap(), hashed);
+    }
 }

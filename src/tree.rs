@@ -70,6 +70,12 @@ impl Tree {
         self.insert(path, Entry { data: text.into_bytes(), mode });
     }
 
+    /// The entries under the folder `prefix` (e.g. `"base/"`), with the prefix removed.
+    pub fn under(&self, prefix: &str) -> Tree {
+        let entries = self.entries.iter().filter_map(|(p, e)| Some((p.strip_prefix(prefix)?.to_string(), e.clone())));
+        Tree { entries: entries.collect() }
+    }
+
     /// The first proper prefix of `path` that is itself a file here: writing `path` would need
     /// that file to be a directory.
     pub fn file_ancestor<'a>(&self, path: &'a str) -> Option<&'a str> {

@@ -4,9 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::base::Base;
 use crate::capability::Report;
-use crate::catalog::Catalog;
+use crate::catalog::{self, Catalog, Skill};
 use crate::change::{self, Outcome};
 use crate::cli::{ChangeArgs, ConflictMode};
 use crate::compose::{self, Selected};
@@ -14,6 +13,7 @@ use crate::error::{Code, Error, Result, bail};
 use crate::install::Install;
 use crate::lock::Access;
 use crate::lockfile;
+use crate::sources::{self, Material};
 use crate::tree::Tree;
 
 pub fn apply(
@@ -28,6 +28,7 @@ pub fn apply(
     let install = Install::open(dir, Access::Write)?;
     install.ensure_no_pending()?;
     let record = install.record()?;
+    let material = install.material(&record)?;
     let mut selected = install.selected(&record)?;
     let before = selected.clone();
     let vars = super::parse_vars(raw_vars, names)?;
@@ -42,20 +43,22 @@ pub fn apply(
     let mut new: Vec<String> = Vec::new();
     let mut unchanged: Vec<&str> = Vec::new();
     for name in names {
-        let wanted = super::select(catalog, name, vars.get(name))?;
-        match selected.iter().position(|s| s.name() == name) {
-            Some(pos)
-                if selected[pos].vars == wanted.vars
-                    && selected[pos].skill.manifest.version == wanted.skill.manifest.version =>
-            {
-                unchanged.push(name);
-                continue;
-            }
+        let wanted = match selected.iter().position(|s| s.name() == name) {
+            // Re-applying keeps the pinned version and the recorded variables: `--var` changes
+            // only what it names, and a newer version comes only through `claw update`.
             Some(pos) => {
-                selected.remove(pos);
+                let mut given = selected[pos].vars.clone();
+                given.extend(vars.get(name).cloned().unwrap_or_default());
+                let resolved = selected[pos].skill.manifest.resolve_vars(&given)?;
+                if resolved == selected[pos].vars {
+                    unchanged.push(name);
+                    continue;
+                }
+                let skill = selected.remove(pos).skill;
+                super::select(skill, Some(&resolved))?
             }
-            None => {}
-        }
+            None => super::select(load_new(catalog, &material, name)?, vars.get(name))?,
+        };
         for old in &wanted.skill.manifest.replaces {
             if let Some(pos) = selected.iter().position(|s| s.name() == old) {
                 let gone = selected.remove(pos);
@@ -66,7 +69,9 @@ pub fn apply(
         selected.push(wanted);
     }
     for name in &unchanged {
-        println!("{name} is already applied with these settings; nothing to do for it.");
+        println!(
+            "{name} is already applied with these settings; nothing to do for it (`claw update {name}` brings a newer version)."
+        );
     }
     if new.is_empty() && removed.is_empty() {
         return Ok(());
@@ -80,9 +85,8 @@ pub fn apply(
             removed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
-    let base = Base::embedded()?;
-    let (pristine, report) = compose_locked(&install, &base, &record.name, &before, &ordered)?;
-    let message = super::commit_message(&title, &applied, &removed, &report.text())?;
+    let (pristine, report) = compose_locked(&install, &material, &record.name, &before, &ordered)?;
+    let message = super::commit_message(&material.templates, &title, &applied, &removed, &report.text())?;
     if !args.dry_run {
         report.check_allowed(&applied, allow_build_code)?;
         let preview = || {
@@ -91,8 +95,24 @@ pub fn apply(
             change::run(&install, &pristine, &message, opts, &mut std::io::stderr()).map(|_| ())
         };
         super::confirm_untrusted(&applied, yes, preview)?;
+        sources::keep(&install.repo, &material, &ordered, &title)?;
     }
-    finish(&install, &pristine, &message, &report, args)
+    finish(&install, &pristine, &message, Some(&report), args)
+}
+
+/// A skill not yet applied: from the skills folder, or from the built-in catalogue pinned in the
+/// install (so it fits the pinned base), never from a newer claw's catalogue.
+fn load_new(catalog: &Catalog, material: &Material, name: &str) -> Result<Skill> {
+    if let Some(dir) = &catalog.dir {
+        return catalog::from_folder(dir, name);
+    }
+    let pinned = catalog::names_in(&material.catalog);
+    if !pinned.iter().any(|n| n == name) && catalog.names()?.iter().any(|n| n == name) {
+        bail!(
+            "{name} is in this claw's catalogue but not in the one pinned in this install; run `claw update` first to bring this claw's base and catalogue"
+        );
+    }
+    catalog::from_catalog(&material.catalog, name)
 }
 
 pub fn remove(dir: &Path, names: &[String], args: ChangeArgs) -> Result<()> {
@@ -120,28 +140,37 @@ pub fn remove(dir: &Path, names: &[String], args: ChangeArgs) -> Result<()> {
     }
     let ordered = compose::canonical_order(selected)?;
     let title = format!("remove {}", names.join(", "));
-    let base = Base::embedded()?;
-    let (pristine, report) = compose_locked(&install, &base, &record.name, &before, &ordered)?;
-    let message = super::commit_message(&title, &[], &removed, &report.text())?;
-    finish(&install, &pristine, &message, &report, args)
+    let material = install.material(&record)?;
+    let (pristine, report) = compose_locked(&install, &material, &record.name, &before, &ordered)?;
+    let message = super::commit_message(&material.templates, &title, &[], &removed, &report.text())?;
+    if !args.dry_run {
+        sources::keep(&install.repo, &material, &ordered, &title)?;
+    }
+    finish(&install, &pristine, &message, Some(&report), args)
 }
 
 /// The new pristine tree with its Cargo.lock updated, and the change's capability report.
-fn compose_locked(
+pub(super) fn compose_locked(
     install: &Install,
-    base: &Base,
+    material: &Material,
     name: &str,
     before: &[Selected],
     after: &[Selected],
 ) -> Result<(Tree, Report)> {
-    let mut pristine = compose::pristine_tree(base, name, after)?;
+    let mut pristine = compose::pristine_tree(material, name, after)?;
     let (_, old) = install.pristine()?;
     let lock = lockfile::update(old, &mut pristine, &install.claw_dir)?;
-    let report = Report::new(base, before, after, old, &pristine, &lock);
+    let report = Report::new(&material.base, before, after, old, &pristine, &lock);
     Ok((pristine, report))
 }
 
-fn finish(install: &Install, pristine: &Tree, message: &str, report: &Report, args: ChangeArgs) -> Result<()> {
+pub(super) fn finish(
+    install: &Install,
+    pristine: &Tree,
+    message: &str,
+    report: Option<&Report>,
+    args: ChangeArgs,
+) -> Result<()> {
     let opts = change::Options {
         dry_run: args.dry_run,
         markers: args.conflicts == ConflictMode::Markers,
@@ -149,10 +178,12 @@ fn finish(install: &Install, pristine: &Tree, message: &str, report: &Report, ar
     };
     let title = message.lines().next().unwrap_or_default();
     let mut stdout = std::io::stdout().lock();
-    if args.dry_run {
-        let _ = write!(stdout, "{}", report.text());
-    } else if let Some(note) = &report.lock_note {
-        eprintln!("{note}");
+    if let Some(report) = report {
+        if args.dry_run {
+            let _ = write!(stdout, "{}", report.text());
+        } else if let Some(note) = &report.lock_note {
+            eprintln!("{note}");
+        }
     }
     match change::run(install, pristine, message, opts, &mut stdout)? {
         Outcome::Previewed => Ok(()),
@@ -174,7 +205,7 @@ fn finish(install: &Install, pristine: &Tree, message: &str, report: &Report, ar
     }
 }
 
-fn applied_list(selected: &[Selected]) -> String {
+pub(super) fn applied_list(selected: &[Selected]) -> String {
     let names: Vec<&str> = selected.iter().map(Selected::name).collect();
     crate::manifest::list_or_none(&names)
 }

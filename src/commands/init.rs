@@ -4,12 +4,12 @@ use std::path::Path;
 
 use git2::{Repository, RepositoryInitOptions};
 
-use crate::base::Base;
 use crate::capability::Report;
-use crate::catalog::Catalog;
+use crate::catalog::{self, Catalog};
 use crate::compose::{self, Selected};
 use crate::error::{Context, Result, bail};
 use crate::manifest::validate_name;
+use crate::sources::{self, Material};
 use crate::{lockfile, repo, workdir};
 
 pub fn init(
@@ -28,7 +28,7 @@ pub fn init(
         .and_then(|n| n.to_str())
         .with_context(|| format!("{}: cannot name an install after this path", dir.display()))?;
     validate_name("install", name)?;
-    let base = Base::embedded()?;
+    let material = Material::embedded()?;
     let mut names: Vec<String> = Vec::new();
     if !bare {
         for skill in catalog.names()? {
@@ -43,15 +43,18 @@ pub fn init(
         }
     }
     let vars = super::parse_vars(raw_vars, &names)?;
-    let selected: Vec<Selected> =
-        names.iter().map(|n| super::select(catalog, n, vars.get(n))).collect::<Result<_>>()?;
+    let load = |n: &String| match &catalog.dir {
+        Some(dir) => catalog::from_folder(dir, n),
+        None => catalog::from_catalog(&material.catalog, n),
+    };
+    let selected: Vec<Selected> = names.iter().map(|n| super::select(load(n)?, vars.get(n))).collect::<Result<_>>()?;
     let selected = compose::canonical_order(selected)?;
-    let bare_tree = compose::pristine_tree(&base, name, &[])?;
-    let mut tree = compose::pristine_tree(&base, name, &selected)?;
+    let bare_tree = compose::pristine_tree(&material, name, &[])?;
+    let mut tree = compose::pristine_tree(&material, name, &selected)?;
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let lock = lockfile::update(&bare_tree, &mut tree, parent)?;
-    let report = Report::new(&base, &[], &selected, &bare_tree, &tree, &lock);
+    let report = Report::new(&material.base, &[], &selected, &bare_tree, &tree, &lock);
     let applied: Vec<&Selected> = selected.iter().collect();
     report.check_allowed(&applied, allow_build_code)?;
     super::confirm_untrusted(&applied, yes, || {
@@ -61,12 +64,12 @@ pub fn init(
     if let Some(note) = &report.lock_note {
         eprintln!("{note}");
     }
-    let title = format!("init {name} (base {})", base.manifest.version);
-    let message = super::commit_message(&title, &applied, &[], &report.text())?;
+    let title = format!("init {name} (base {})", material.base.manifest.version);
+    let message = super::commit_message(&material.templates, &title, &applied, &[], &report.text())?;
 
     // Built beside the target and renamed into place, so a failed init leaves nothing behind.
     let staging = parent.join(format!(".{name}.claw-init-{}", std::process::id()));
-    let result = build(&staging, &tree, &message).and_then(|()| {
+    let result = build(&staging, &tree, &message, &material, &selected).and_then(|()| {
         if dir.exists() {
             std::fs::remove_dir(dir).with_context(|| format!("replacing the empty folder {}", dir.display()))?;
         }
@@ -80,14 +83,14 @@ pub fn init(
     println!(
         "Created {} (base {}, skills: {}).",
         dir.display(),
-        base.manifest.version,
+        material.base.manifest.version,
         crate::manifest::list_or_none(&skills)
     );
     println!("Next: cd {} && git log -p, then see README.md and `claw skill list`.", dir.display());
     Ok(())
 }
 
-fn build(root: &Path, tree: &crate::tree::Tree, message: &str) -> Result<()> {
+fn build(root: &Path, tree: &crate::tree::Tree, message: &str, material: &Material, skills: &[Selected]) -> Result<()> {
     let mut opts = RepositoryInitOptions::new();
     opts.initial_head("main");
     let repo = Repository::init_opts(root, &opts)
@@ -101,6 +104,7 @@ fn build(root: &Path, tree: &crate::tree::Tree, message: &str) -> Result<()> {
     let first = message.lines().next().unwrap_or("claw: init");
     let pristine = repo::commit(&repo, tree_id, &[], &format!("pristine: {first}\n"))?;
     let head = repo::commit(&repo, tree_id, &[], message)?;
+    sources::keep(&repo, material, skills, first.strip_prefix("claw: ").unwrap_or(first))?;
     repo::set_ref(&repo, repo::PRISTINE_REF, pristine, first)?;
     repo::set_ref(&repo, "refs/heads/main", head, first)?;
     Ok(())

@@ -7,14 +7,16 @@ mod init;
 mod resolve;
 mod skill_info;
 mod status;
+mod update;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
-use crate::catalog::{Catalog, Source};
+use crate::catalog::{Catalog, Skill, Source};
 use crate::cli::{Cli, Command, SkillCommand};
 use crate::compose::{self, Selected};
 use crate::error::{Result, bail};
+use crate::tree::Tree;
 
 pub fn run(cli: Cli) -> Result<()> {
     let catalog = Catalog::new(cli.skills.clone())?;
@@ -29,7 +31,10 @@ pub fn run(cli: Cli) -> Result<()> {
             apply::apply(&catalog, &dir, &names, &replace, change, &vars, (yes, allow_build_code))
         }
         Command::Skill(SkillCommand::Remove { names, change }) => apply::remove(&dir, &names, change),
-        Command::Status { json } => status::status(&dir, json),
+        Command::Status { json } => status::status(&catalog, &dir, json),
+        Command::Update { names, change, yes, allow_build_code } => {
+            update::update(&catalog, &dir, &names, change, (yes, allow_build_code))
+        }
         Command::Diff => diff::diff(&dir),
         Command::Doctor => doctor::doctor(&dir),
         Command::Continue => resolve::continue_change(&dir),
@@ -56,9 +61,8 @@ fn parse_vars(raw: &[String], names: &[String]) -> Result<BTreeMap<String, BTree
     Ok(vars)
 }
 
-/// Loads skill `name` from the catalogue with its variables checked.
-fn select(catalog: &Catalog, name: &str, vars: Option<&BTreeMap<String, String>>) -> Result<Selected> {
-    let skill = catalog.load(name)?;
+/// A skill with its variables checked: defaults, overridden by `vars`.
+fn select(skill: Skill, vars: Option<&BTreeMap<String, String>>) -> Result<Selected> {
     let vars = skill.manifest.resolve_vars(vars.unwrap_or(&BTreeMap::new()))?;
     Ok(Selected { skill, vars })
 }
@@ -92,9 +96,10 @@ fn confirm_untrusted(new: &[&Selected], yes: bool, preview: impl FnOnce() -> Res
     Ok(())
 }
 
-/// The commit message of a change, from `templates/commit.txt.j2`.
+/// The commit message of a change, from `templates/commit.txt.j2` (as pinned in the install).
 /// `capabilities` is the change's capability report ([`crate::capability::Report::text`]).
 fn commit_message(
+    templates: &Tree,
     title: &str,
     applied: &[&Selected],
     removed: &[(String, String)],
@@ -103,6 +108,7 @@ fn commit_message(
     let applied: Vec<_> = applied.iter().map(|s| minijinja::context! { name => s.name(), version => s.skill.manifest.version.to_string(), summary => &s.skill.manifest.summary }).collect();
     let removed: Vec<_> = removed.iter().map(|(n, v)| minijinja::context! { name => n, version => v }).collect();
     compose::render_template(
+        templates,
         "commit.txt.j2",
         &minijinja::context! { title => title, applied => applied, removed => removed, capabilities => capabilities },
     )

@@ -6,6 +6,7 @@ use std::path::Path;
 use git2::{Delta, DiffOptions};
 use serde::Serialize;
 
+use crate::catalog::Catalog;
 use crate::error::{Context, Result};
 use crate::install::Install;
 use crate::install_record::SkillRecord;
@@ -23,6 +24,10 @@ struct Status {
     /// Paths with changes not yet committed.
     uncommitted: Vec<String>,
     pending: Option<Pending>,
+    /// What `claw update` would bring: this claw's base and catalogue, newer skill versions.
+    updates: Vec<super::update::Offer>,
+    /// Local skills not checked for updates: give their folder with --skills.
+    unchecked: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -37,9 +42,11 @@ struct Pending {
     conflicted: Vec<String>,
 }
 
-pub fn status(dir: &Path, json: bool) -> Result<()> {
+pub fn status(catalog: &Catalog, dir: &Path, json: bool) -> Result<()> {
     let install = Install::open(dir, Access::Read)?;
     let record = install.record()?;
+    let found = super::update::available(catalog, &record, &[])?;
+    let updates = super::update::offers(&found, &record);
     let pristine = repo::pristine_commit(&install.repo)?.tree().context("reading the pristine tree")?;
     let mut opts = DiffOptions::new();
     opts.include_untracked(true).recurse_untracked_dirs(true);
@@ -76,6 +83,8 @@ pub fn status(dir: &Path, json: bool) -> Result<()> {
         edits,
         uncommitted: repo::dirty_paths(&install.repo)?,
         pending,
+        updates,
+        unchecked: found.unchecked,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&status).context("writing JSON")?);
@@ -102,6 +111,19 @@ pub fn status(dir: &Path, json: bool) -> Result<()> {
     }
     if let Some(drift) = &install.drift {
         println!("out of step: {drift}");
+    }
+    if !status.updates.is_empty() {
+        println!("updates available (`claw update`, or `claw update --dry-run` to see the diff):");
+    }
+    for u in &status.updates {
+        match (&u.to, &u.error) {
+            (Some(to), _) if *to == u.from => println!("  {} {} (changed, same version)", u.name, u.from),
+            (Some(to), _) => println!("  {} {} -> {to}", u.name, u.from),
+            (None, error) => println!("  {}: cannot be read: {}", u.name, error.as_deref().unwrap_or_default()),
+        }
+    }
+    if !status.unchecked.is_empty() {
+        println!("not checked for updates (name their folder with --skills): {}", status.unchecked.join(", "));
     }
     if let Some(p) = &status.pending {
         println!(

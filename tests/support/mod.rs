@@ -18,6 +18,7 @@ pub fn claw_with(dir: &Path, skills: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env("CLAW_SKILLS", skills)
         .env_remove("CLAW_FAULT_AFTER_WRITES")
+        .env_remove("CLAW_BUILTIN_DIR")
         .output()
         .expect("run claw")
 }
@@ -33,10 +34,41 @@ pub fn builtin(dir: &Path, args: &[&str]) -> String {
         .current_dir(dir)
         .env_remove("CLAW_SKILLS")
         .env_remove("CLAW_FAULT_AFTER_WRITES")
+        .env_remove("CLAW_BUILTIN_DIR")
         .output()
         .expect("run claw");
     assert!(out.status.success(), "claw {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `claw` as a newer binary would: its built-in base, skills and templates replaced by
+/// those in `builtin` (the debug-build test hook `CLAW_BUILTIN_DIR`), no skills folder.
+pub fn newer_claw(dir: &Path, builtin: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_claw"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CLAW_SKILLS")
+        .env_remove("CLAW_FAULT_AFTER_WRITES")
+        .env("CLAW_BUILTIN_DIR", builtin)
+        .output()
+        .expect("run claw")
+}
+
+/// Copies a folder recursively (a skills folder or claw's built-in material), without `target/`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name");
+        if name == "target" {
+            continue;
+        }
+        if path.is_dir() {
+            copy_dir(&path, &to.join(name));
+        } else {
+            std::fs::copy(&path, to.join(name)).expect("copy");
+        }
+    }
 }
 
 /// Runs claw and expects success; returns stdout.
