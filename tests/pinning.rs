@@ -54,12 +54,16 @@ fn a_local_skill_changed_on_disk_reaches_the_install_only_through_update() {
     let preview = claw_ok(&dir, &skills, &["update", "alpha", "--dry-run"]);
     assert!(preview.contains("diff --git a/build.rs b/build.rs\nnew file mode 100644"), "{preview}");
     assert_eq!(snapshot(&dir), before);
-    // A local skill is not built in: without --yes (and no terminal) nothing is written.
+    // A local skill is not built in, and its new build.rs runs code at build time: without
+    // --allow-build-code (and no terminal) nothing is written, --yes or not.
     let err = stderr_of_failure(claw_with(&dir, &skills, &["update", "alpha"]));
-    assert!(err.contains("review the change with --dry-run, then apply it with --yes"), "{err}");
+    assert!(err.contains("Review it with --dry-run") && err.contains("--allow-build-code"), "{err}");
+    assert_eq!(snapshot(&dir), before);
+    let err = stderr_of_failure(claw_with(&dir, &skills, &["update", "alpha", "--yes"]));
+    assert!(err.contains("build.rs") && err.contains("--allow-build-code"), "{err}");
     assert_eq!(snapshot(&dir), before);
 
-    let shown = claw_ok(&dir, &skills, &["update", "alpha", "--yes"]);
+    let shown = claw_ok(&dir, &skills, &["update", "alpha", "--yes", "--allow-build-code"]);
     assert!(shown.contains("alpha 1.0.0 -> 1.1.0\n  1.1.0: Adds a build script."), "{shown}");
     assert!(shown.contains("+fn main() { /* runs at build time */ }"), "{shown}");
     assert_eq!(git(&dir, &["log", "-1", "--format=%(trailers)"]).trim(), "Claw-Skill-Updated: alpha 1.0.0 -> 1.1.0");

@@ -146,7 +146,7 @@ pub fn update(
     let ordered = compose::canonical_order(selected)?;
     let (pristine, report) = super::apply::compose_locked(&install, &material, &record.name, &before, &ordered)?;
     let title = format!("update {}", what.join(", "));
-    let message = format!("claw: {title}\n\n{notes}\n{}\n{trailers}", report.text().trim_end());
+    let message = format!("claw: {title}\n\n{notes}\n{}\n\n{trailers}", report.text().trim_end());
     if args.dry_run {
         return super::apply::finish(&install, &pristine, &message, Some(&report), args);
     }
