@@ -171,10 +171,8 @@ impl Host {
             }
         }
         self.store().insert_messages(&rows)?;
-        for m in batch.iter_mut() {
-            if let Some(ack) = m.stored.take() {
-                let _ = ack.send(());
-            }
+        for ack in batch.iter_mut().filter_map(|m| m.stored.take()) {
+            let _ = ack.send(());
         }
         wake.dedup();
         for jid in wake {
@@ -198,7 +196,7 @@ impl Host {
             match due {
                 Ok(tasks) => {
                     for task in tasks {
-                        if let Some(notify) = self.queue.push_task(&task.chat_jid.clone(), task.clone()) {
+                        if let Some(notify) = self.queue.push_task(&task.chat_jid, task.clone()) {
                             tokio::spawn(self.clone().worker(task.chat_jid.clone(), notify));
                         }
                     }

@@ -80,13 +80,9 @@ impl Runner {
         let found =
             self.docker.list_containers(Some(options)).await.map_err(|e| format!("docker: listing containers: {e}"))?;
         let mut removed = 0;
-        for container in found {
-            if let Some(id) = container.id {
-                let options = RemoveContainerOptionsBuilder::new().force(true).build();
-                if self.docker.remove_container(&id, Some(options)).await.is_ok() {
-                    removed += 1;
-                }
-            }
+        for id in found.into_iter().filter_map(|container| container.id) {
+            let options = RemoveContainerOptionsBuilder::new().force(true).build();
+            removed += self.docker.remove_container(&id, Some(options)).await.is_ok() as usize;
         }
         Ok(removed)
     }
@@ -112,17 +108,12 @@ impl Runner {
             }),
             ..Default::default()
         };
+        let fixed_env = ["HOME=/workspace/group", "CLAW_MODEL_SOCKET=/run/claw/model.sock"];
         ContainerCreateBody {
             image: Some(self.config.image.clone()),
             user: Some(format!("{uid}:{gid}")),
             working_dir: Some("/workspace/group".into()),
-            env: Some(
-                [
-                    vec!["HOME=/workspace/group".to_string(), "CLAW_MODEL_SOCKET=/run/claw/model.sock".to_string()],
-                    self.env.clone(),
-                ]
-                .concat(),
-            ),
+            env: Some(fixed_env.into_iter().map(String::from).chain(self.env.iter().cloned()).collect()),
             attach_stdin: Some(true),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
