@@ -16,7 +16,7 @@ impl Host {
         run: i64,
         request: FromAgent,
     ) -> Result<Option<ToAgent>, String> {
-        match request {
+        let (req, what, answer) = match request {
             FromAgent::SendMessage { req, chat, text } => {
                 let target = chat.unwrap_or_else(|| group.jid.clone());
                 let answer = match authorize(group, &target, None) {
@@ -24,31 +24,23 @@ impl Host {
                     Ok(()) => Err(format!("the message could not be delivered to {target}")),
                     Err(why) => Err(why),
                 };
-                if let Err(why) = &answer {
-                    tracing::warn!(group = group.folder, target, "refused send_message: {why}");
-                }
-                Ok(Some(reply(req, answer)))
+                (req, format!("send_message to {target}"), answer)
             }
             FromAgent::ScheduleTask { req, prompt, kind, spec, tz, context, chat } => {
                 let target = chat.unwrap_or_else(|| group.jid.clone());
                 let answer = self.schedule(group, &target, prompt, kind, spec, tz, context);
-                if let Err(e) = &answer {
-                    tracing::warn!(group = group.folder, "refused schedule_task: {e}");
-                }
-                Ok(Some(reply(req, answer.map(|id| serde_json::json!({ "id": id })))))
+                (req, "schedule_task".into(), answer.map(|id| serde_json::json!({ "id": id })))
             }
-            FromAgent::Task { req, op, id } => {
-                let answer = self.task_admin(group, &op, id);
-                if let Err(e) = &answer {
-                    tracing::warn!(group = group.folder, op, "refused task request: {e}");
-                }
-                Ok(Some(reply(req, answer)))
-            }
+            FromAgent::Task { req, op, id } => (req, format!("task request {op}"), self.task_admin(group, &op, id)),
             other => {
                 tracing::warn!(group = group.folder, "unexpected message {other:?}");
-                Ok(None)
+                return Ok(None);
             }
+        };
+        if let Err(why) = &answer {
+            tracing::warn!(group = group.folder, "refused {what}: {why}");
         }
+        Ok(Some(reply(req, answer)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -113,12 +105,11 @@ impl Host {
             "cancel" => "cancelled",
             other => return Err(format!("unknown task operation {other:?}")),
         };
-        let next = if status == "active" {
-            task.next_run.clone().or_else(|| {
+        let next = match &task.next_run {
+            None if status == "active" => {
                 scheduler::first_run(&task.kind, &task.spec, &task.tz, self.clock.now()).ok().flatten().map(stamp)
-            })
-        } else {
-            task.next_run.clone()
+            }
+            next => next.clone(),
         };
         store.set_task_schedule(id, next.as_deref(), status)?;
         Ok(serde_json::json!({ "id": id, "status": status }))
