@@ -39,11 +39,7 @@ pub fn load_dotenv(path: &Path) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('#') {
-            continue;
-        }
+    for line in text.lines().map(str::trim).filter(|line| !line.starts_with('#')) {
         if let Some((key, value)) = line.split_once('=') {
             let (key, value) = (key.trim(), value.trim().trim_matches('"'));
             if !key.is_empty() && !value.is_empty() && std::env::var_os(key).is_none() {

@@ -80,13 +80,10 @@ impl Host {
             return Some(g.clone());
         }
         let found = self.store().group(jid);
-        match found.and_then(|g| g.map(|g| self.load_group(g)).transpose()) {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::error!(chat = jid, "loading a registered group: {e}");
-                None
-            }
-        }
+        found.and_then(|g| g.map(|g| self.load_group(g)).transpose()).unwrap_or_else(|e| {
+            tracing::error!(chat = jid, "loading a registered group: {e}");
+            None
+        })
     }
 
     /// Loads registered groups, prepares their folders and model sockets.
@@ -192,16 +189,14 @@ impl Host {
     pub async fn run_scheduler(self: Arc<Self>) {
         let mut shutdown = self.shutdown.clone();
         loop {
-            let due = scheduler::take_due(&self.store(), &self.clock);
-            match due {
-                Ok(tasks) => {
-                    for task in tasks {
-                        if let Some(notify) = self.queue.push_task(&task.chat_jid, task.clone()) {
-                            tokio::spawn(self.clone().worker(task.chat_jid.clone(), notify));
-                        }
-                    }
+            let due = scheduler::take_due(&self.store(), &self.clock).unwrap_or_else(|e| {
+                tracing::error!("scheduler: {e}");
+                Vec::new()
+            });
+            for task in due {
+                if let Some(notify) = self.queue.push_task(&task.chat_jid, task.clone()) {
+                    tokio::spawn(self.clone().worker(task.chat_jid.clone(), notify));
                 }
-                Err(e) => tracing::error!("scheduler: {e}"),
             }
             let next = self.store().next_due().ok().flatten();
             let wait = next
@@ -215,11 +210,6 @@ impl Host {
                 _ = shutdown.changed() => return,
             }
         }
-    }
-
-    /// Re-checks the schedule now (tests that move the clock call this).
-    pub fn poke_scheduler(&self) {
-        self.scheduler_wake.notify_one();
     }
 
     /// How many groups have a worker (and so possibly a container).

@@ -238,10 +238,7 @@ impl UsageCounter {
             }
         }
         // A plain JSON body has no newline at the end.
-        if !self.line.is_empty()
-            && self.line.starts_with(b"{")
-            && serde_json::from_slice::<serde_json::Value>(&self.line).is_ok()
-        {
+        if self.line.starts_with(b"{") && serde_json::from_slice::<serde_json::Value>(&self.line).is_ok() {
             let line = std::mem::take(&mut self.line);
             self.read_line(&line);
         }

@@ -75,7 +75,7 @@ impl Host {
             status: "active".into(),
         };
         let id = self.store().add_task(&task, &self.now())?;
-        self.poke_scheduler();
+        self.scheduler_wake.notify_one();
         Ok(id)
     }
 

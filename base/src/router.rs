@@ -88,13 +88,8 @@ pub fn strip_internal(text: &str) -> String {
     let mut rest = text;
     while let Some(start) = rest.find("<internal>") {
         out.push_str(&rest[..start]);
-        match rest[start..].find("</internal>") {
-            Some(end) => rest = &rest[start + end + "</internal>".len()..],
-            None => {
-                rest = "";
-                break;
-            }
-        }
+        // An unclosed note hides the rest of the output.
+        rest = rest[start..].find("</internal>").map_or("", |end| &rest[start + end + "</internal>".len()..]);
     }
     out.push_str(rest);
     out.trim().to_string()

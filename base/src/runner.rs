@@ -69,10 +69,6 @@ impl Runner {
         Ok(Runner { docker, config, data_dir, env })
     }
 
-    pub fn docker(&self) -> &Docker {
-        &self.docker
-    }
-
     /// Removes every container an earlier run of this install left behind.
     pub async fn remove_orphans(&self) -> Result<usize, String> {
         let filters = HashMap::from([("label", vec![format!("{LABEL}={}", self.data_dir.display())])]);
