@@ -140,7 +140,6 @@ impl Default for Config {
 
 impl Default for ContainerConfig {
     fn default() -> ContainerConfig {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
         ContainerConfig {
             image: "claw-agent:latest".into(),
             memory_mb: 512,
@@ -150,7 +149,10 @@ impl Default for ContainerConfig {
             hard_timeout_secs: 1800,
             output_cap_bytes: 1 << 20,
             stderr_cap_bytes: 256 << 10,
-            mount_allowlist: home.join(".config/claw/mount-allowlist.toml"),
+            mount_allowlist: std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".config/claw/mount-allowlist.toml"),
         }
     }
 }

@@ -47,17 +47,15 @@ impl Host {
         clock: Arc<dyn Clock>,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Host> {
-        let queue = GroupQueue::new(config.max_concurrent);
-        let data_dir = config.data_dir.clone();
         Arc::new(Host {
+            queue: GroupQueue::new(config.max_concurrent),
+            data_dir: config.data_dir.clone(),
             config,
-            data_dir,
             store: Mutex::new(store),
             channels,
             runner,
             proxy,
             clock,
-            queue,
             groups: RwLock::new(HashMap::new()),
             scheduler_wake: Notify::new(),
             shutdown,

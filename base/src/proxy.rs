@@ -249,8 +249,7 @@ impl UsageCounter {
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
             return;
         };
-        let usage = value.get("usage").or_else(|| value.get("message").and_then(|m| m.get("usage")));
-        if let Some(u) = usage {
+        if let Some(u) = value.get("usage").or_else(|| value.get("message").and_then(|m| m.get("usage"))) {
             self.input += u.get("input_tokens").and_then(|v| v.as_u64()).unwrap_or(0);
             self.output += u.get("output_tokens").and_then(|v| v.as_u64()).unwrap_or(0);
         }
@@ -260,8 +259,7 @@ impl UsageCounter {
 fn error(status: StatusCode, message: &str) -> Response<Body> {
     let body =
         serde_json::json!({ "type": "error", "error": { "type": "proxy_error", "message": message } }).to_string();
-    let body = Full::new(Bytes::from(body)).map_err(|never: Infallible| match never {}).boxed();
-    let mut response = Response::new(body);
+    let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|never: Infallible| match never {}).boxed());
     *response.status_mut() = status;
     response
 }

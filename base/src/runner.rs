@@ -177,8 +177,7 @@ impl Session {
 
     /// The container's exit code, once it has stopped.
     pub async fn exit_code(&mut self) -> Option<i64> {
-        let inspect = self.docker.inspect_container(&self.id, None).await.ok()?;
-        inspect.state.and_then(|s| s.exit_code)
+        self.docker.inspect_container(&self.id, None).await.ok()?.state?.exit_code
     }
 
     /// Stops and removes the container. Its stdin is closed first, and its output is still
@@ -212,16 +211,12 @@ async fn read_output(
     let mut buffer: Vec<u8> = Vec::new();
     let (mut out_total, mut err_total) = (0usize, 0usize);
     let mut skipping = false;
-    // Once the owner stops listening (or a cap is passed), the rest is only counted.
+    // Once the owner stops listening (or a cap is passed), the rest is read and dropped.
     let mut listening = true;
-    while let Some(item) = output.next().await {
-        let Ok(chunk) = item else { break };
+    while let Some(Ok(chunk)) = output.next().await {
         let event = match chunk {
-            LogOutput::StdOut { message } => {
+            LogOutput::StdOut { message } if listening => {
                 out_total += message.len();
-                if !listening {
-                    continue;
-                }
                 if out_total > caps.0 {
                     listening = false;
                     let _ = tx.send(Event::OverCap("output", caps.0)).await;

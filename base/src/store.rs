@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 pub type Result<T> = std::result::Result<T, String>;
 
@@ -266,12 +266,9 @@ impl Store {
 
     /// The id of the last message whose batch was handled (0 if none).
     pub fn cursor(&self, jid: &str) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT handled FROM cursors WHERE jid = ?1", [jid], |r| r.get(0))
-            .optional()
-            .map_err(err("reading a cursor"))?
-            .unwrap_or(0))
+        self.conn
+            .query_row("SELECT COALESCE((SELECT handled FROM cursors WHERE jid = ?1), 0)", [jid], |r| r.get(0))
+            .map_err(err("reading a cursor"))
     }
 
     pub fn set_session(&self, folder: &str, session: &str) -> Result<()> {
