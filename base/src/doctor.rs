@@ -46,10 +46,9 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
         "groups",
         groups.and_then(|g| {
             g.iter().try_for_each(|g| crate::groups::validate_folder(&g.folder))?;
-            Ok(if g.is_empty() {
-                "none registered yet (claw-host register ...)".into()
-            } else {
-                format!("{} registered", g.len())
+            Ok(match g.len() {
+                0 => "none registered yet (claw-host register ...)".into(),
+                n => format!("{n} registered"),
             })
         }),
     );

@@ -118,10 +118,8 @@ impl Host {
 
 /// The answer to request `req`: its data, or the refusal as `data.error`.
 fn reply(req: u64, answer: Result<serde_json::Value, String>) -> ToAgent {
-    match answer {
-        Ok(data) => ToAgent::Answer { req, ok: true, data },
-        Err(e) => ToAgent::Answer { req, ok: false, data: serde_json::json!({ "error": e }) },
-    }
+    let ok = answer.is_ok();
+    ToAgent::Answer { req, ok, data: answer.unwrap_or_else(|e| serde_json::json!({ "error": e })) }
 }
 
 /// The one place where a container's request is allowed or refused: a group may act only on its
@@ -133,9 +131,7 @@ pub fn authorize(group: &Group, target_chat: &str, target_folder: Option<&str>) 
     if target_chat != group.jid {
         return Err(format!("group {} may not act on chat {target_chat}", group.folder));
     }
-    if let Some(folder) = target_folder
-        && folder != group.folder
-    {
+    if let Some(folder) = target_folder.filter(|&folder| folder != group.folder) {
         return Err(format!("group {} may not act on group {folder}'s tasks", group.folder));
     }
     Ok(())

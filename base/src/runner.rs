@@ -129,8 +129,8 @@ impl Runner {
     pub async fn start(&self, folder: &str, mounts: &[Mount]) -> Result<Session, RunError> {
         let name = format!("claw-{folder}-{}", chrono::Utc::now().timestamp_millis());
         let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        let created = match self.docker.create_container(Some(options), self.container_body(folder, mounts)).await {
-            Ok(created) => created,
+        let id = match self.docker.create_container(Some(options), self.container_body(folder, mounts)).await {
+            Ok(created) => created.id,
             Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
                 let image = &self.config.image;
                 return Err(RunError::Permanent(format!("the agent image {image} is missing: run container/build.sh")));
@@ -141,7 +141,6 @@ impl Runner {
                 return Err(RunError::Transient(format!("docker: creating {name}: {e}")));
             }
         };
-        let id = created.id;
         let attach = AttachContainerOptionsBuilder::new().stdin(true).stdout(true).stderr(true).stream(true).build();
         let attached = match self.docker.attach_container(&id, Some(attach)).await {
             Ok(a) => a,

@@ -69,9 +69,8 @@ pub fn next_run(task: &Task, due: DateTime<Utc>, now: DateTime<Utc>) -> Result<O
         "once" => Ok(None),
         "interval" => {
             let ms: i64 = task.spec.parse().map_err(|_| format!("interval {:?}", task.spec))?;
-            let step = Duration::milliseconds(ms);
             let missed = (now - due).num_milliseconds().max(0) / ms;
-            Ok(Some(due + step * (missed as i32 + 1)))
+            Ok(Some(due + Duration::milliseconds(ms) * (missed as i32 + 1)))
         }
         _ => first_run(&task.kind, &task.spec, &task.tz, now.max(due)),
     }

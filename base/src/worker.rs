@@ -21,7 +21,8 @@ impl Host {
     /// has work, then keeps the container warm until the idle timeout.
     pub(crate) async fn worker(self: Arc<Self>, jid: String, wake: Arc<Notify>) {
         let mut shutdown = self.shutdown.clone();
-        let permit = tokio::select! {
+        // Held until the worker ends.
+        let _permit = tokio::select! {
             p = self.queue.permits.clone().acquire_owned() => p,
             _ = shutdown.changed() => { self.queue.retire(&jid); return; }
         };
@@ -66,9 +67,8 @@ impl Host {
                         self.queue.retire(&jid);
                         break;
                     }
-                    let backoff = backoff(&self.config.retry, failures);
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(backoff(&self.config.retry, failures)) => {}
                         _ = shutdown.changed() => break,
                     }
                 }
@@ -93,7 +93,6 @@ impl Host {
         if *shutdown.borrow() {
             self.queue.retire(&jid);
         }
-        drop(permit);
     }
 
     /// Messages since the group's cursor, if any of them should wake the agent.
