@@ -39,11 +39,7 @@ pub fn load_dotenv(path: &Path) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('#') {
-            continue;
-        }
+    for line in text.lines().map(str::trim).filter(|line| !line.starts_with('#')) {
         if let Some((key, value)) = line.split_once('=') {
             let (key, value) = (key.trim(), value.trim().trim_matches('"'));
             if !key.is_empty() && !value.is_empty() && std::env::var_os(key).is_none() {
@@ -144,7 +140,6 @@ impl Default for Config {
 
 impl Default for ContainerConfig {
     fn default() -> ContainerConfig {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
         ContainerConfig {
             image: "claw-agent:latest".into(),
             memory_mb: 512,
@@ -154,7 +149,10 @@ impl Default for ContainerConfig {
             hard_timeout_secs: 1800,
             output_cap_bytes: 1 << 20,
             stderr_cap_bytes: 256 << 10,
-            mount_allowlist: home.join(".config/claw/mount-allowlist.toml"),
+            mount_allowlist: std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".config/claw/mount-allowlist.toml"),
         }
     }
 }

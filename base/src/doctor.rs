@@ -16,19 +16,16 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
     let config = Config::load(config_path);
     check("configuration", config.as_ref().map(|_| format!("{} parsed", config_path.display())).map_err(Clone::clone));
     let config = config.unwrap_or_default();
-    let missing = config::missing();
     check(
         "credentials",
-        if missing.is_empty() {
-            Ok("set (kept in the host only)".into())
-        } else {
-            Err(format!("{} not set; add them to .env", missing.join(", ")))
+        match config::missing() {
+            missing if missing.is_empty() => Ok("set (kept in the host only)".into()),
+            missing => Err(format!("{} not set; add them to .env", missing.join(", "))),
         },
     );
-    let docker = bollard::Docker::connect_with_local_defaults().map_err(|e| e.to_string());
-    let docker = match docker {
+    let docker = match bollard::Docker::connect_with_local_defaults() {
         Ok(d) => d.negotiate_version().await.map_err(|e| format!("not reachable: {e}; is the Docker engine running?")),
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     match docker {
         Ok(d) => {
@@ -49,10 +46,9 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
         "groups",
         groups.and_then(|g| {
             g.iter().try_for_each(|g| crate::groups::validate_folder(&g.folder))?;
-            Ok(if g.is_empty() {
-                "none registered yet (claw-host register ...)".into()
-            } else {
-                format!("{} registered", g.len())
+            Ok(match g.len() {
+                0 => "none registered yet (claw-host register ...)".into(),
+                n => format!("{n} registered"),
             })
         }),
     );

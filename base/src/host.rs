@@ -47,17 +47,15 @@ impl Host {
         clock: Arc<dyn Clock>,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Host> {
-        let queue = GroupQueue::new(config.max_concurrent);
-        let data_dir = config.data_dir.clone();
         Arc::new(Host {
+            queue: GroupQueue::new(config.max_concurrent),
+            data_dir: config.data_dir.clone(),
             config,
-            data_dir,
             store: Mutex::new(store),
             channels,
             runner,
             proxy,
             clock,
-            queue,
             groups: RwLock::new(HashMap::new()),
             scheduler_wake: Notify::new(),
             shutdown,
@@ -80,13 +78,10 @@ impl Host {
             return Some(g.clone());
         }
         let found = self.store().group(jid);
-        match found.and_then(|g| g.map(|g| self.load_group(g)).transpose()) {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::error!(chat = jid, "loading a registered group: {e}");
-                None
-            }
-        }
+        found.and_then(|g| g.map(|g| self.load_group(g)).transpose()).unwrap_or_else(|e| {
+            tracing::error!(chat = jid, "loading a registered group: {e}");
+            None
+        })
     }
 
     /// Loads registered groups, prepares their folders and model sockets.
@@ -171,10 +166,8 @@ impl Host {
             }
         }
         self.store().insert_messages(&rows)?;
-        for m in batch.iter_mut() {
-            if let Some(ack) = m.stored.take() {
-                let _ = ack.send(());
-            }
+        for ack in batch.iter_mut().filter_map(|m| m.stored.take()) {
+            let _ = ack.send(());
         }
         wake.dedup();
         for jid in wake {
@@ -194,16 +187,14 @@ impl Host {
     pub async fn run_scheduler(self: Arc<Self>) {
         let mut shutdown = self.shutdown.clone();
         loop {
-            let due = scheduler::take_due(&self.store(), &self.clock);
-            match due {
-                Ok(tasks) => {
-                    for task in tasks {
-                        if let Some(notify) = self.queue.push_task(&task.chat_jid.clone(), task.clone()) {
-                            tokio::spawn(self.clone().worker(task.chat_jid.clone(), notify));
-                        }
-                    }
+            let due = scheduler::take_due(&self.store(), &self.clock).unwrap_or_else(|e| {
+                tracing::error!("scheduler: {e}");
+                Vec::new()
+            });
+            for task in due {
+                if let Some(notify) = self.queue.push_task(&task.chat_jid, task.clone()) {
+                    tokio::spawn(self.clone().worker(task.chat_jid.clone(), notify));
                 }
-                Err(e) => tracing::error!("scheduler: {e}"),
             }
             let next = self.store().next_due().ok().flatten();
             let wait = next
@@ -217,11 +208,6 @@ impl Host {
                 _ = shutdown.changed() => return,
             }
         }
-    }
-
-    /// Re-checks the schedule now (tests that move the clock call this).
-    pub fn poke_scheduler(&self) {
-        self.scheduler_wake.notify_one();
     }
 
     /// How many groups have a worker (and so possibly a container).

@@ -64,8 +64,9 @@ fn run(config_path: &std::path::Path) -> Result<(), String> {
 }
 
 async fn serve(mut config: Config, key: String) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    let data_dir = config.data_dir.canonicalize().map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    let data_dir = std::fs::create_dir_all(&config.data_dir)
+        .and_then(|()| config.data_dir.canonicalize())
+        .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
     config.data_dir = data_dir.clone();
     ownership::narrow(&data_dir, 0o700);
     ownership::narrow(&data_dir.join("claw.db"), 0o600);

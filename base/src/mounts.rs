@@ -119,15 +119,11 @@ pub fn validate(request: &MountRequest, allowlist: Option<&Allowlist>, allowlist
 
 fn blocked(path: &Path, extra: &[String]) -> Result<(), String> {
     let text = path.to_string_lossy();
+    let rules = BLOCKED.iter().copied().chain(extra.iter().map(String::as_str));
     for component in path.components() {
         let c = component.as_os_str().to_string_lossy();
-        if let Some(rule) = BLOCKED
-            .iter()
-            .map(|s| s.to_string())
-            .chain(extra.iter().cloned())
-            .find(|b| *b == c || (b.contains('/') && text.contains(b.as_str())))
-        {
-            return Err(rule);
+        if let Some(rule) = rules.clone().find(|&b| b == c || (b.contains('/') && text.contains(b))) {
+            return Err(rule.to_string());
         }
         if let Some(suffix) = BLOCKED_SUFFIXES.iter().find(|s| c.ends_with(*s)) {
             return Err(format!("*{suffix}"));

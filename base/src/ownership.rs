@@ -89,15 +89,19 @@ pub fn narrow(path: &Path, max: u32) {
 /// running and swapping names for symlinks meanwhile, so nothing here follows one: every entry
 /// is opened with O_PATH|O_NOFOLLOW relative to its parent and changed through that handle.
 pub fn strip_setuid(dir: &Path) {
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
-        return;
-    };
-    // SAFETY: a valid C string; the returned fd, if any, is owned by the OwnedFd below.
-    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
-    if fd >= 0 {
-        // SAFETY: fd was just opened and is owned by nothing else.
-        strip_under(unsafe { OwnedFd::from_raw_fd(fd) }, 0);
+    if let Some(handle) = open_nofollow(libc::AT_FDCWD, dir.as_os_str()) {
+        strip_under(handle, 0);
     }
+}
+
+/// Opens `name` relative to the directory handle `dir` as an O_PATH handle; a symlink is
+/// opened as itself, never followed.
+fn open_nofollow(dir: libc::c_int, name: &std::ffi::OsStr) -> Option<OwnedFd> {
+    let name = std::ffi::CString::new(name.as_encoded_bytes()).ok()?;
+    // SAFETY: a valid C string; the returned fd, if any, is owned by the OwnedFd below.
+    let fd = unsafe { libc::openat(dir, name.as_ptr(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
+    // SAFETY: fd was just opened and is owned by nothing else.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn strip_under(handle: OwnedFd, depth: usize) {
@@ -117,16 +121,8 @@ fn strip_under(handle: OwnedFd, depth: usize) {
             return;
         };
         for entry in entries.flatten() {
-            let Ok(name) = std::ffi::CString::new(entry.file_name().as_encoded_bytes()) else {
-                continue;
-            };
-            // SAFETY: openat relative to a directory handle we hold; the result is owned below.
-            let fd = unsafe {
-                libc::openat(handle.as_raw_fd(), name.as_ptr(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            };
-            if fd >= 0 {
-                // SAFETY: fd was just opened and is owned by nothing else.
-                strip_under(unsafe { OwnedFd::from_raw_fd(fd) }, depth + 1);
+            if let Some(child) = open_nofollow(handle.as_raw_fd(), &entry.file_name()) {
+                strip_under(child, depth + 1);
             }
         }
     }

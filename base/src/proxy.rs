@@ -119,12 +119,8 @@ impl Proxy {
             return error(StatusCode::FORBIDDEN, "this path is not forwarded");
         }
         let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (name, value) in req.headers() {
-            if !DROPPED.contains(&name.as_str()) {
-                headers.append(name.clone(), value.clone());
-            }
-        }
+        let kept = req.headers().iter().filter(|(name, _)| !DROPPED.contains(&name.as_str()));
+        let mut headers: reqwest::header::HeaderMap = kept.map(|(name, value)| (name.clone(), value.clone())).collect();
         let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if declared.is_some_and(|n| n > self.max_request) {
             return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
@@ -209,23 +205,16 @@ fn async_stream(
         if ended {
             return std::task::Poll::Ready(None);
         }
-        match inner.as_mut().poll_next(cx) {
-            std::task::Poll::Ready(Some(Ok(bytes))) => {
-                watch(Some(&bytes));
-                std::task::Poll::Ready(Some(Ok(Frame::data(bytes))))
-            }
-            std::task::Poll::Ready(Some(Err(e))) => {
+        let next = std::task::ready!(inner.as_mut().poll_next(cx));
+        match &next {
+            Some(Ok(bytes)) => watch(Some(bytes)),
+            // An error or the end: either way the response is over.
+            _ => {
                 ended = true;
                 watch(None);
-                std::task::Poll::Ready(Some(Err(std::io::Error::other(e))))
             }
-            std::task::Poll::Ready(None) => {
-                ended = true;
-                watch(None);
-                std::task::Poll::Ready(None)
-            }
-            std::task::Poll::Pending => std::task::Poll::Pending,
         }
+        std::task::Poll::Ready(next.map(|r| r.map(Frame::data).map_err(std::io::Error::other)))
     })
 }
 
@@ -249,10 +238,7 @@ impl UsageCounter {
             }
         }
         // A plain JSON body has no newline at the end.
-        if !self.line.is_empty()
-            && self.line.starts_with(b"{")
-            && serde_json::from_slice::<serde_json::Value>(&self.line).is_ok()
-        {
+        if self.line.starts_with(b"{") && serde_json::from_slice::<serde_json::Value>(&self.line).is_ok() {
             let line = std::mem::take(&mut self.line);
             self.read_line(&line);
         }
@@ -263,8 +249,7 @@ impl UsageCounter {
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
             return;
         };
-        let usage = value.get("usage").or_else(|| value.get("message").and_then(|m| m.get("usage")));
-        if let Some(u) = usage {
+        if let Some(u) = value.get("usage").or_else(|| value.get("message").and_then(|m| m.get("usage"))) {
             self.input += u.get("input_tokens").and_then(|v| v.as_u64()).unwrap_or(0);
             self.output += u.get("output_tokens").and_then(|v| v.as_u64()).unwrap_or(0);
         }
@@ -274,8 +259,7 @@ impl UsageCounter {
 fn error(status: StatusCode, message: &str) -> Response<Body> {
     let body =
         serde_json::json!({ "type": "error", "error": { "type": "proxy_error", "message": message } }).to_string();
-    let body = Full::new(Bytes::from(body)).map_err(|never: Infallible| match never {}).boxed();
-    let mut response = Response::new(body);
+    let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|never: Infallible| match never {}).boxed());
     *response.status_mut() = status;
     response
 }

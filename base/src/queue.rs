@@ -37,19 +37,15 @@ impl GroupQueue {
     /// or `None` when a worker already exists (it has been notified).
     pub fn wake(&self, jid: &str) -> Option<Arc<Notify>> {
         let mut slots = self.slots();
-        match slots.get_mut(jid) {
-            Some(slot) => {
-                slot.dirty = true;
-                slot.wake.notify_one();
-                None
-            }
-            None => {
-                let slot = Slot { dirty: true, ..Default::default() };
-                let wake = slot.wake.clone();
-                slots.insert(jid.to_string(), slot);
-                Some(wake)
-            }
+        if let Some(slot) = slots.get_mut(jid) {
+            slot.dirty = true;
+            slot.wake.notify_one();
+            return None;
         }
+        let slot = Slot { dirty: true, ..Default::default() };
+        let wake = slot.wake.clone();
+        slots.insert(jid.to_string(), slot);
+        Some(wake)
     }
 
     /// Queues a due task for its group (see `wake` for the return value).
@@ -76,13 +72,11 @@ impl GroupQueue {
     /// may exit.
     pub fn try_retire(&self, jid: &str) -> bool {
         let mut slots = self.slots();
-        match slots.get(jid) {
-            Some(slot) if slot.dirty || !slot.tasks.is_empty() => false,
-            _ => {
-                slots.remove(jid);
-                true
-            }
+        if slots.get(jid).is_some_and(|slot| slot.dirty || !slot.tasks.is_empty()) {
+            return false;
         }
+        slots.remove(jid);
+        true
     }
 
     /// Removes the group's worker whatever is pending (after repeated failures).

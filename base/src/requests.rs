@@ -16,7 +16,7 @@ impl Host {
         run: i64,
         request: FromAgent,
     ) -> Result<Option<ToAgent>, String> {
-        match request {
+        let (req, what, answer) = match request {
             FromAgent::SendMessage { req, chat, text } => {
                 let target = chat.unwrap_or_else(|| group.jid.clone());
                 let answer = match authorize(group, &target, None) {
@@ -24,31 +24,23 @@ impl Host {
                     Ok(()) => Err(format!("the message could not be delivered to {target}")),
                     Err(why) => Err(why),
                 };
-                if let Err(why) = &answer {
-                    tracing::warn!(group = group.folder, target, "refused send_message: {why}");
-                }
-                Ok(Some(reply(req, answer)))
+                (req, format!("send_message to {target}"), answer)
             }
             FromAgent::ScheduleTask { req, prompt, kind, spec, tz, context, chat } => {
                 let target = chat.unwrap_or_else(|| group.jid.clone());
                 let answer = self.schedule(group, &target, prompt, kind, spec, tz, context);
-                if let Err(e) = &answer {
-                    tracing::warn!(group = group.folder, "refused schedule_task: {e}");
-                }
-                Ok(Some(reply(req, answer.map(|id| serde_json::json!({ "id": id })))))
+                (req, "schedule_task".into(), answer.map(|id| serde_json::json!({ "id": id })))
             }
-            FromAgent::Task { req, op, id } => {
-                let answer = self.task_admin(group, &op, id);
-                if let Err(e) = &answer {
-                    tracing::warn!(group = group.folder, op, "refused task request: {e}");
-                }
-                Ok(Some(reply(req, answer)))
-            }
+            FromAgent::Task { req, op, id } => (req, format!("task request {op}"), self.task_admin(group, &op, id)),
             other => {
                 tracing::warn!(group = group.folder, "unexpected message {other:?}");
-                Ok(None)
+                return Ok(None);
             }
+        };
+        if let Err(why) = &answer {
+            tracing::warn!(group = group.folder, "refused {what}: {why}");
         }
+        Ok(Some(reply(req, answer)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -83,7 +75,7 @@ impl Host {
             status: "active".into(),
         };
         let id = self.store().add_task(&task, &self.now())?;
-        self.poke_scheduler();
+        self.scheduler_wake.notify_one();
         Ok(id)
     }
 
@@ -113,12 +105,11 @@ impl Host {
             "cancel" => "cancelled",
             other => return Err(format!("unknown task operation {other:?}")),
         };
-        let next = if status == "active" {
-            task.next_run.clone().or_else(|| {
+        let next = match &task.next_run {
+            None if status == "active" => {
                 scheduler::first_run(&task.kind, &task.spec, &task.tz, self.clock.now()).ok().flatten().map(stamp)
-            })
-        } else {
-            task.next_run.clone()
+            }
+            next => next.clone(),
         };
         store.set_task_schedule(id, next.as_deref(), status)?;
         Ok(serde_json::json!({ "id": id, "status": status }))
@@ -127,10 +118,8 @@ impl Host {
 
 /// The answer to request `req`: its data, or the refusal as `data.error`.
 fn reply(req: u64, answer: Result<serde_json::Value, String>) -> ToAgent {
-    match answer {
-        Ok(data) => ToAgent::Answer { req, ok: true, data },
-        Err(e) => ToAgent::Answer { req, ok: false, data: serde_json::json!({ "error": e }) },
-    }
+    let ok = answer.is_ok();
+    ToAgent::Answer { req, ok, data: answer.unwrap_or_else(|e| serde_json::json!({ "error": e })) }
 }
 
 /// The one place where a container's request is allowed or refused: a group may act only on its
@@ -142,9 +131,7 @@ pub fn authorize(group: &Group, target_chat: &str, target_folder: Option<&str>) 
     if target_chat != group.jid {
         return Err(format!("group {} may not act on chat {target_chat}", group.folder));
     }
-    if let Some(folder) = target_folder
-        && folder != group.folder
-    {
+    if let Some(folder) = target_folder.filter(|&folder| folder != group.folder) {
         return Err(format!("group {} may not act on group {folder}'s tasks", group.folder));
     }
     Ok(())

@@ -56,12 +56,8 @@ pub fn admit(group: Option<&Group>, text: &str, is_from_me: bool, allowed: Optio
 pub fn format_prompt(messages: &[Message], tz: &str, now: &str) -> String {
     let mut out = format!("<context timezone=\"{}\" now=\"{}\" />\n<messages>\n", escape(tz), escape(now));
     for m in messages {
-        out.push_str(&format!(
-            "<message sender=\"{}\" time=\"{}\">{}</message>\n",
-            escape(&m.sender_name),
-            escape(&m.ts),
-            escape(&m.content)
-        ));
+        let (sender, time, text) = (escape(&m.sender_name), escape(&m.ts), escape(&m.content));
+        out.push_str(&format!("<message sender=\"{sender}\" time=\"{time}\">{text}</message>\n"));
     }
     out.push_str("</messages>\n");
     out
@@ -88,13 +84,8 @@ pub fn strip_internal(text: &str) -> String {
     let mut rest = text;
     while let Some(start) = rest.find("<internal>") {
         out.push_str(&rest[..start]);
-        match rest[start..].find("</internal>") {
-            Some(end) => rest = &rest[start + end + "</internal>".len()..],
-            None => {
-                rest = "";
-                break;
-            }
-        }
+        // An unclosed note hides the rest of the output.
+        rest = rest[start..].find("</internal>").map_or("", |end| &rest[start + end + "</internal>".len()..]);
     }
     out.push_str(rest);
     out.trim().to_string()

@@ -69,10 +69,6 @@ impl Runner {
         Ok(Runner { docker, config, data_dir, env })
     }
 
-    pub fn docker(&self) -> &Docker {
-        &self.docker
-    }
-
     /// Removes every container an earlier run of this install left behind.
     pub async fn remove_orphans(&self) -> Result<usize, String> {
         let filters = HashMap::from([("label", vec![format!("{LABEL}={}", self.data_dir.display())])]);
@@ -80,13 +76,9 @@ impl Runner {
         let found =
             self.docker.list_containers(Some(options)).await.map_err(|e| format!("docker: listing containers: {e}"))?;
         let mut removed = 0;
-        for container in found {
-            if let Some(id) = container.id {
-                let options = RemoveContainerOptionsBuilder::new().force(true).build();
-                if self.docker.remove_container(&id, Some(options)).await.is_ok() {
-                    removed += 1;
-                }
-            }
+        for id in found.into_iter().filter_map(|container| container.id) {
+            let options = RemoveContainerOptionsBuilder::new().force(true).build();
+            removed += self.docker.remove_container(&id, Some(options)).await.is_ok() as usize;
         }
         Ok(removed)
     }
@@ -112,17 +104,12 @@ impl Runner {
             }),
             ..Default::default()
         };
+        let fixed_env = ["HOME=/workspace/group", "CLAW_MODEL_SOCKET=/run/claw/model.sock"];
         ContainerCreateBody {
             image: Some(self.config.image.clone()),
             user: Some(format!("{uid}:{gid}")),
             working_dir: Some("/workspace/group".into()),
-            env: Some(
-                [
-                    vec!["HOME=/workspace/group".to_string(), "CLAW_MODEL_SOCKET=/run/claw/model.sock".to_string()],
-                    self.env.clone(),
-                ]
-                .concat(),
-            ),
+            env: Some(fixed_env.into_iter().map(String::from).chain(self.env.iter().cloned()).collect()),
             attach_stdin: Some(true),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
@@ -142,8 +129,8 @@ impl Runner {
     pub async fn start(&self, folder: &str, mounts: &[Mount]) -> Result<Session, RunError> {
         let name = format!("claw-{folder}-{}", chrono::Utc::now().timestamp_millis());
         let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        let created = match self.docker.create_container(Some(options), self.container_body(folder, mounts)).await {
-            Ok(created) => created,
+        let id = match self.docker.create_container(Some(options), self.container_body(folder, mounts)).await {
+            Ok(created) => created.id,
             Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
                 let image = &self.config.image;
                 return Err(RunError::Permanent(format!("the agent image {image} is missing: run container/build.sh")));
@@ -154,7 +141,6 @@ impl Runner {
                 return Err(RunError::Transient(format!("docker: creating {name}: {e}")));
             }
         };
-        let id = created.id;
         let attach = AttachContainerOptionsBuilder::new().stdin(true).stdout(true).stderr(true).stream(true).build();
         let attached = match self.docker.attach_container(&id, Some(attach)).await {
             Ok(a) => a,
@@ -190,8 +176,7 @@ impl Session {
 
     /// The container's exit code, once it has stopped.
     pub async fn exit_code(&mut self) -> Option<i64> {
-        let inspect = self.docker.inspect_container(&self.id, None).await.ok()?;
-        inspect.state.and_then(|s| s.exit_code)
+        self.docker.inspect_container(&self.id, None).await.ok()?.state?.exit_code
     }
 
     /// Stops and removes the container. Its stdin is closed first, and its output is still
@@ -225,16 +210,12 @@ async fn read_output(
     let mut buffer: Vec<u8> = Vec::new();
     let (mut out_total, mut err_total) = (0usize, 0usize);
     let mut skipping = false;
-    // Once the owner stops listening (or a cap is passed), the rest is only counted.
+    // Once the owner stops listening (or a cap is passed), the rest is read and dropped.
     let mut listening = true;
-    while let Some(item) = output.next().await {
-        let Ok(chunk) = item else { break };
+    while let Some(Ok(chunk)) = output.next().await {
         let event = match chunk {
-            LogOutput::StdOut { message } => {
+            LogOutput::StdOut { message } if listening => {
                 out_total += message.len();
-                if !listening {
-                    continue;
-                }
                 if out_total > caps.0 {
                     listening = false;
                     let _ = tx.send(Event::OverCap("output", caps.0)).await;

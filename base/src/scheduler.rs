@@ -43,11 +43,9 @@ pub fn first_run(kind: &str, spec: &str, tz: &str, now: DateTime<Utc>) -> Result
     let zone: Tz = tz.parse().map_err(|_| format!("unknown time zone {tz:?}"))?;
     match kind {
         "cron" => {
-            let cron: croner::Cron = spec.parse().map_err(|e| format!("cron {spec:?}: {e}"))?;
-            let next = cron
-                .find_next_occurrence(&now.with_timezone(&zone), false)
-                .map_err(|e| format!("cron {spec:?}: {e}"))?;
-            Ok(Some(next.with_timezone(&Utc)))
+            let next =
+                spec.parse::<croner::Cron>().and_then(|c| c.find_next_occurrence(&now.with_timezone(&zone), false));
+            Ok(Some(next.map_err(|e| format!("cron {spec:?}: {e}"))?.with_timezone(&Utc)))
         }
         "interval" => {
             let ms: i64 = spec.parse().map_err(|_| format!("interval {spec:?}: expected milliseconds"))?;
@@ -71,9 +69,8 @@ pub fn next_run(task: &Task, due: DateTime<Utc>, now: DateTime<Utc>) -> Result<O
         "once" => Ok(None),
         "interval" => {
             let ms: i64 = task.spec.parse().map_err(|_| format!("interval {:?}", task.spec))?;
-            let step = Duration::milliseconds(ms);
             let missed = (now - due).num_milliseconds().max(0) / ms;
-            Ok(Some(due + step * (missed as i32 + 1)))
+            Ok(Some(due + Duration::milliseconds(ms) * (missed as i32 + 1)))
         }
         _ => first_run(&task.kind, &task.spec, &task.tz, now.max(due)),
     }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 pub type Result<T> = std::result::Result<T, String>;
 
@@ -266,12 +266,9 @@ impl Store {
 
     /// The id of the last message whose batch was handled (0 if none).
     pub fn cursor(&self, jid: &str) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT handled FROM cursors WHERE jid = ?1", [jid], |r| r.get(0))
-            .optional()
-            .map_err(err("reading a cursor"))?
-            .unwrap_or(0))
+        self.conn
+            .query_row("SELECT COALESCE((SELECT handled FROM cursors WHERE jid = ?1), 0)", [jid], |r| r.get(0))
+            .map_err(err("reading a cursor"))
     }
 
     pub fn set_session(&self, folder: &str, session: &str) -> Result<()> {
@@ -280,13 +277,11 @@ impl Store {
 
     /// Records that an agent run for `jid` began on messages up to `batch_end`.
     pub fn begin_run(&self, jid: &str, batch_end: i64, now: &str) -> Result<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO runs (jid, batch_end, started_at, status) VALUES (?1, ?2, ?3, 'running')",
-                params![jid, batch_end, now],
-            )
-            .map_err(err("recording a run"))?;
-        Ok(self.conn.last_insert_rowid())
+        self.insert(
+            "recording a run",
+            "INSERT INTO runs (jid, batch_end, started_at, status) VALUES (?1, ?2, ?3, 'running')",
+            params![jid, batch_end, now],
+        )
     }
 
     pub fn extend_run(&self, run: i64, batch_end: i64) -> Result<()> {
@@ -315,13 +310,11 @@ impl Store {
     /// Writes a reply to the outbox before it is sent: a reply is delivered at most once, even if
     /// the host dies between sending it and recording that it was sent.
     pub fn outbox_add(&self, run: i64, jid: &str, text: &str, now: &str) -> Result<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO outbox (run_id, jid, text, state, created_at) VALUES (?1, ?2, ?3, 'sending', ?4)",
-                params![run, jid, text, now],
-            )
-            .map_err(err("queueing a reply"))?;
-        Ok(self.conn.last_insert_rowid())
+        self.insert(
+            "queueing a reply",
+            "INSERT INTO outbox (run_id, jid, text, state, created_at) VALUES (?1, ?2, ?3, 'sending', ?4)",
+            params![run, jid, text, now],
+        )
     }
 
     pub fn outbox_sent(&self, id: i64, state: &str) -> Result<()> {
@@ -357,13 +350,8 @@ impl Store {
     }
 
     pub fn add_task(&self, t: &Task, now: &str) -> Result<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO tasks (folder, chat_jid, prompt, kind, spec, tz, context, next_run, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![t.folder, t.chat_jid, t.prompt, t.kind, t.spec, t.tz, t.context, t.next_run, t.status, now],
-            )
-            .map_err(err("adding a task"))?;
-        Ok(self.conn.last_insert_rowid())
+        self.insert("adding a task", "INSERT INTO tasks (folder, chat_jid, prompt, kind, spec, tz, context, next_run, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![t.folder, t.chat_jid, t.prompt, t.kind, t.spec, t.tz, t.context, t.next_run, t.status, now])
     }
 
     pub fn task(&self, id: i64) -> Result<Option<Task>> {
@@ -425,6 +413,11 @@ impl Store {
     /// Runs one statement; errors name `what` was being done.
     fn exec(&self, what: &str, sql: &str, args: impl rusqlite::Params) -> Result<()> {
         self.conn.execute(sql, args).map(|_| ()).map_err(err(what))
+    }
+
+    /// Runs one insert and returns the new row's id.
+    fn insert(&self, what: &str, sql: &str, args: impl rusqlite::Params) -> Result<i64> {
+        self.exec(what, sql, args).map(|()| self.conn.last_insert_rowid())
     }
 
     /// Runs a query and collects its rows; errors name `what` was being read.

@@ -21,7 +21,8 @@ impl Host {
     /// has work, then keeps the container warm until the idle timeout.
     pub(crate) async fn worker(self: Arc<Self>, jid: String, wake: Arc<Notify>) {
         let mut shutdown = self.shutdown.clone();
-        let permit = tokio::select! {
+        // Held until the worker ends.
+        let _permit = tokio::select! {
             p = self.queue.permits.clone().acquire_owned() => p,
             _ = shutdown.changed() => { self.queue.retire(&jid); return; }
         };
@@ -66,18 +67,14 @@ impl Host {
                         self.queue.retire(&jid);
                         break;
                     }
-                    let backoff = backoff(&self.config.retry, failures);
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(backoff(&self.config.retry, failures)) => {}
                         _ = shutdown.changed() => break,
                     }
                 }
                 None => {
-                    let idle = if session.is_some() {
-                        Duration::from_secs(self.config.container.idle_timeout_secs)
-                    } else {
-                        Duration::ZERO
-                    };
+                    let idle =
+                        Duration::from_secs(session.as_ref().map_or(0, |_| self.config.container.idle_timeout_secs));
                     tokio::select! {
                         _ = wake.notified() => continue,
                         _ = tokio::time::sleep(idle) => {}
@@ -96,7 +93,6 @@ impl Host {
         if *shutdown.borrow() {
             self.queue.retire(&jid);
         }
-        drop(permit);
     }
 
     /// Messages since the group's cursor, if any of them should wake the agent.
@@ -171,13 +167,9 @@ impl Host {
         let started = std::time::Instant::now();
         let run_at = self.now();
         let result = async {
+            let (text, isolated) = (task.prompt.clone(), task.context == "isolated");
             let s = self.ensure_session(group, session).await?;
-            s.send(&ToAgent::Prompt {
-                v: claw_protocol::VERSION,
-                text: task.prompt.clone(),
-                isolated: task.context == "isolated",
-            })
-            .await?;
+            s.send(&ToAgent::Prompt { v: claw_protocol::VERSION, text, isolated }).await?;
             self.drive(group, &task.chat_jid, 0, 0, s, wake).await
         }
         .await;
@@ -220,13 +212,9 @@ impl Host {
                 _ = tokio::time::sleep_until(deadline) => return Err(format!("hard timeout of {} s", self.config.container.hard_timeout_secs).into()),
             };
             match event {
-                None => {
-                    return Err(format!("the container exited (code {:?})", s.exit_code().await).into());
-                }
+                None => return Err(format!("the container exited (code {:?})", s.exit_code().await).into()),
                 Some(Event::OverCap(stream, cap)) => return Err(format!("{stream} over {cap} bytes").into()),
-                Some(Event::Invalid(e)) => {
-                    tracing::warn!(group = group.folder, "dropped a bad line: {e}")
-                }
+                Some(Event::Invalid(e)) => tracing::warn!(group = group.folder, "dropped a bad line: {e}"),
                 Some(Event::Message(FromAgent::Done { session, seq })) => {
                     self.store().set_session(&group.folder, &session)?;
                     // A follow-up that crossed this `done` gets a run of its own: read on.
@@ -234,12 +222,8 @@ impl Host {
                         return Ok(());
                     }
                 }
-                Some(Event::Message(FromAgent::Error { message })) => {
-                    return Err(format!("agent: {message}").into());
-                }
-                Some(Event::Message(FromAgent::Output { text })) => {
-                    self.deliver(run, reply_to, &text).await?;
-                }
+                Some(Event::Message(FromAgent::Error { message })) => return Err(format!("agent: {message}").into()),
+                Some(Event::Message(FromAgent::Output { text })) => _ = self.deliver(run, reply_to, &text).await?,
                 Some(Event::Message(request)) => {
                     if let Some(answer) = self.handle_request(group, run, request).await? {
                         s.send(&answer).await?;
