@@ -39,7 +39,6 @@ fn main() {
                 .current_dir(&dir),
         ));
     }
-    replace_bench(claw, &tmp);
     let _ = std::fs::remove_dir_all(&tmp);
     let reference = median(&mut git_commit);
     println!("claw skill apply, fresh install, no cargo build ({RUNS} runs; budget {} ms)", BUDGET.as_millis());
@@ -64,6 +63,8 @@ fn main() {
     );
     let verdict = if median(&mut apply) <= BUDGET { "within" } else { "OVER" };
     println!("  apply median is {verdict} the {} ms budget", BUDGET.as_millis());
+    replace_bench(claw, &tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 /// `claw skill apply telegram --replace whatsapp` on a fresh default install, beside git doing
