@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use git2::Oid;
+
 use crate::error::{Context, Result, bail};
 use crate::tree::{Entry, Mode, Tree};
 
@@ -35,6 +37,17 @@ pub fn tree_under(prefix: &str) -> Result<Tree> {
     Ok(tree)
 }
 
+/// The git tree id of `tree_under(prefix)` (`prefix` ends in `/`): written by build.rs, so
+/// comparing with an install's pinned ids reads nothing; hashed here only under the test hook.
+pub fn tree_id(prefix: &str) -> Result<Oid> {
+    if override_dir().is_none()
+        && let Some((_, id)) = files::TREES.iter().find(|(dir, _)| *dir == prefix)
+    {
+        return Oid::from_str(id).context("a tree id written by build.rs");
+    }
+    crate::repo::hash_tree(&tree_under(prefix)?)
+}
+
 fn override_dir() -> Option<PathBuf> {
     if cfg!(debug_assertions) { std::env::var_os("CLAW_BUILTIN_DIR").map(PathBuf::from) } else { None }
 }
@@ -58,4 +71,24 @@ fn read_folder(root: &Path, dir: &Path, tree: &mut Tree) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_time_tree_ids_equal_the_ids_git_gives_the_embedded_files() {
+        assert!(files::TREES.len() > 3, "build.rs wrote no tree ids");
+        for (dir, id) in files::TREES.iter().filter(|(dir, _)| !dir.is_empty()) {
+            let mut tree = Tree::new();
+            for (path, data, exec) in files::FILES {
+                if let Some(rel) = path.strip_prefix(dir) {
+                    let mode = if *exec { Mode::Executable } else { Mode::File };
+                    tree.insert(rel, Entry { data: data.to_vec(), mode });
+                }
+            }
+            assert_eq!(crate::repo::hash_tree(&tree).unwrap().to_string(), *id, "tree id of {dir}");
+        }
+    }
 }

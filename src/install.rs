@@ -60,9 +60,9 @@ impl Install {
                 Err(e) => drift = Some(e.message),
             }
         }
-        let install = Install { repo, root, claw_dir, pristine: std::cell::OnceCell::new(), drift, _lock: lock };
-        install.pristine()?;
-        Ok(install)
+        // The pristine tree is read when a command needs it; here only its ref must exist.
+        repo::pristine_commit(&repo)?;
+        Ok(Install { repo, root, claw_dir, pristine: std::cell::OnceCell::new(), drift, _lock: lock })
     }
 
     /// The pristine tree and the commit that holds it.
@@ -77,9 +77,16 @@ impl Install {
 
     /// What the install is generated from, as recorded in the pristine tree.
     pub fn record(&self) -> Result<InstallRecord> {
-        let (_, tree) = self.pristine()?;
-        let text = tree.text(RECORD_PATH).with_context(|| format!("the pristine tree has no {RECORD_PATH}"))?;
-        InstallRecord::parse(text)
+        if let Some((_, tree)) = self.pristine.get() {
+            let text = tree.text(RECORD_PATH).with_context(|| format!("the pristine tree has no {RECORD_PATH}"))?;
+            return InstallRecord::parse(text);
+        }
+        // Only the record's blob, not the whole tree (`claw status` needs nothing else).
+        let missing = || format!("the pristine tree has no {RECORD_PATH}");
+        let tree = repo::pristine_commit(&self.repo)?.tree().context("reading the pristine tree")?;
+        let entry = tree.get_path(Path::new(RECORD_PATH)).with_context(missing)?;
+        let blob = self.repo.find_blob(entry.id()).with_context(missing)?;
+        InstallRecord::parse(std::str::from_utf8(blob.content()).with_context(missing)?)
     }
 
     /// The base, templates and catalogue pinned in the install.

@@ -37,12 +37,18 @@ impl Material {
         let base = Base::from_files(embedded::tree_under("base/")?)?;
         let templates = embedded::tree_under("templates/")?;
         let catalog = embedded::tree_under("skills/")?;
-        let pins = Pins {
-            base: repo::hash_tree(&base.files)?.to_string(),
-            templates: repo::hash_tree(&templates)?.to_string(),
-            catalog: repo::hash_tree(&catalog)?.to_string(),
-        };
+        let pins = Material::embedded_pins()?;
         Ok(Material { base, templates, catalog, pins, generator: env!("CARGO_PKG_VERSION").to_string() })
+    }
+
+    /// The tree ids of this claw's own material, without reading it: enough to tell whether an
+    /// install is pinned to it.
+    pub fn embedded_pins() -> Result<Pins> {
+        Ok(Pins {
+            base: embedded::tree_id("base/")?.to_string(),
+            templates: embedded::tree_id("templates/")?.to_string(),
+            catalog: embedded::tree_id("skills/")?.to_string(),
+        })
     }
 
     /// The material pinned in an install, read back from its git objects by tree id.

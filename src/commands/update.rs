@@ -11,6 +11,7 @@ use crate::catalog::{self, Catalog, Skill, Source};
 use crate::change;
 use crate::cli::ChangeArgs;
 use crate::compose::{self, Selected};
+use crate::embedded;
 use crate::error::{Context, Result, bail};
 use crate::install::Install;
 use crate::install_record::InstallRecord;
@@ -42,13 +43,19 @@ pub struct Offer {
 /// Compares what the install pins with this claw and the skills folder; `only` limits the skills
 /// looked at (and leaves the base out).
 pub fn available(catalog: &Catalog, record: &InstallRecord, only: &[String]) -> Result<Available> {
-    let embedded = Material::embedded()?;
-    let builtin = catalog::names_in(&embedded.catalog);
+    let catalog_tree = embedded::tree_under("skills/")?;
+    let builtin = catalog::names_in(&catalog_tree);
     let mut skills = Vec::new();
     let mut unchecked = Vec::new();
     for r in record.skills.iter().filter(|r| only.is_empty() || only.contains(&r.name)) {
         let newer = match Source::parse(&r.source)? {
-            Source::Builtin if builtin.contains(&r.name) => catalog::from_catalog(&embedded.catalog, &r.name),
+            // The build-time id settles an unchanged skill without hashing it.
+            Source::Builtin if builtin.contains(&r.name) => {
+                if embedded::tree_id(&format!("skills/{}/", r.name))?.to_string() == r.tree {
+                    continue;
+                }
+                catalog::from_catalog(&catalog_tree, &r.name)
+            }
             Source::Builtin => continue,
             Source::Local => match &catalog.dir {
                 Some(dir) if dir.join(&r.name).exists() => catalog::from_folder(dir, &r.name),
@@ -62,7 +69,11 @@ pub fn available(catalog: &Catalog, record: &InstallRecord, only: &[String]) -> 
             skills.push((r.name.clone(), newer));
         }
     }
-    let material = (only.is_empty() && embedded.pins != record.sources).then_some(embedded);
+    let material = if only.is_empty() && Material::embedded_pins()? != record.sources {
+        Some(Material::embedded()?)
+    } else {
+        None
+    };
     Ok(Available { material, skills, unchecked })
 }
 

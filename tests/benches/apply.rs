@@ -1,6 +1,8 @@
 //! `cargo bench --bench apply`: how long `claw skill apply` takes on a fresh install (no cargo
 //! build), printed side by side with two plain git commands run on the same install, so the
-//! figure reads as a ratio on whatever machine runs it.
+//! figure reads as a ratio on whatever machine runs it. Then `claw skill apply telegram --replace
+//! whatsapp` on a fresh default install beside `git apply` of the same diff, `git add -A` and
+//! `git commit` on a copy of it.
 
 use std::path::Path;
 use std::process::Command;
@@ -61,6 +63,49 @@ fn main() {
     );
     let verdict = if median(&mut apply) <= BUDGET { "within" } else { "OVER" };
     println!("  apply median is {verdict} the {} ms budget", BUDGET.as_millis());
+    replace_bench(claw, &tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// `claw skill apply telegram --replace whatsapp` on a fresh default install, beside git doing
+/// the same change by hand on a copy of that install: `git apply` of the same diff, `git add -A`
+/// and `git commit`.
+fn replace_bench(claw: &str, tmp: &Path) {
+    let mut claw_replace = Vec::new();
+    let mut git_replace = Vec::new();
+    for i in 0..RUNS {
+        let parent = tmp.join(format!("replace-{i}"));
+        std::fs::create_dir_all(&parent).expect("bench folder");
+        run(Command::new(claw).args(["init", "x"]).current_dir(&parent));
+        let dir = parent.join("x");
+        let copy = parent.join("copy");
+        run(Command::new("cp").arg("-a").arg(&dir).arg(&copy));
+        claw_replace.push(time(
+            Command::new(claw).args(["skill", "apply", "telegram", "--replace", "whatsapp", "--yes"]).current_dir(&dir),
+        ));
+        let diff = Command::new("git").args(["diff", "--binary", "HEAD~1", "HEAD"]).current_dir(&dir).output();
+        let patch = parent.join("change.patch");
+        std::fs::write(&patch, diff.expect("git diff").stdout).expect("write the patch");
+        let git = [
+            time(Command::new("git").arg("apply").arg(&patch).current_dir(&copy)),
+            time(Command::new("git").args(["add", "-A"]).current_dir(&copy)),
+            time(
+                Command::new("git")
+                    .args(["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "bench"])
+                    .current_dir(&copy),
+            ),
+        ];
+        git_replace.push(git.iter().sum());
+    }
+    println!("claw skill apply telegram --replace whatsapp, fresh default install ({RUNS} runs)");
+    for (name, samples) in [("claw apply --replace", &mut claw_replace), ("git apply + add + commit", &mut git_replace)]
+    {
+        println!("  {name:<26} median {:>7.2} ms  p90 {:>7.2} ms", ms(median(samples)), ms(percentile(samples, 0.9)));
+    }
+    println!(
+        "  claw apply --replace / git apply + add + commit: {:.2}x (budget 2x)",
+        ms(median(&mut claw_replace)) / ms(median(&mut git_replace))
+    );
 }
 
 fn run(cmd: &mut Command) {
