@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # The benchmarks: the generator's (`cargo bench --bench apply`) and the orchestrator's
-# (`cd base && cargo bench --bench host`), each printing figures beside a reference measured in
-# the same run. `--quick` (what CI runs) builds them without link-time optimisation:
-# the figures are for reading, not budgets; run without it for the real ones.
-#   tests/bench.sh [--quick]
+# (`cargo bench --bench host`, in base/ or in the install given), each printing figures beside a
+# reference measured in the same run.
+#   tests/bench.sh [--quick] [INSTALL]
+# Without --quick: release builds, the figures the README reports. With --quick (what CI runs):
+# the benchmarks run as test-profile binaries, reusing what the test run already compiled, so they
+# cost seconds instead of a release build. Those figures come from debug builds: read them as
+# ratios and trends, not against the budgets (the idle RSS, for one, includes the debug binary's
+# own pages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=bench
 if [ "${1:-}" = "--quick" ]; then
-  export CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16
-  echo "quick mode: no LTO; figures are indicative"
+  mode=test
+  shift
+  echo "quick mode: debug builds; figures are indicative, not budgets"
 fi
-cargo bench --locked --bench apply
-(cd base && cargo bench --locked --bench host)
+install="${1:-base}"
+cargo "$mode" --locked --bench apply
+(cd "$install" && cargo "$mode" --locked --bench host)
