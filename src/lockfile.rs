@@ -93,6 +93,17 @@ pub fn resolve(tree: &Tree, previous: Option<&[u8]>, scratch_in: &Path) -> Resul
         if offline {
             cmd.arg("--offline");
         }
+        // A claw killed mid-change takes its cargo with it, rather than leaving it writing into
+        // a scratch folder nobody will read.
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe and only changes the child's own death signal.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let out = cmd.output().context("running cargo (is it installed and on PATH?)")?;
         if out.status.success() {
             let lock = std::fs::read(scratch.0.join(LOCK)).context("cargo wrote no Cargo.lock")?;

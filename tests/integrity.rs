@@ -120,7 +120,8 @@ fn a_claw_killed_at_any_moment_of_an_apply_leaves_the_before_or_the_after_tree()
                         for lock in GIT_LOCKS {
                             assert!(!dir.join(".git").join(lock).exists(), "trial {trial}: {lock} left behind");
                         }
-                        std::fs::remove_dir_all(&dir).unwrap();
+                        // Best effort: the temporary folder goes at the end of the test anyway.
+                        let _ = std::fs::remove_dir_all(&dir);
                     }
                     ended_after
                 })
