@@ -6,6 +6,7 @@ mod capability;
 mod cargo_edit;
 mod catalog;
 mod change;
+mod claude_skill;
 mod cli;
 mod commands;
 mod compose;
