@@ -4,9 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::claude_skill::check_name;
 use crate::embedded;
 use crate::error::{Context, Result, bail};
-use crate::manifest::{Manifest, validate_name};
+use crate::manifest::Manifest;
+use crate::suggest::did_you_mean;
 use crate::tree::{Entry, Mode, Tree};
 
 const MAX_FILE: u64 = 1 << 20;
@@ -115,10 +117,12 @@ pub fn names_in(catalog: &Tree) -> Vec<String> {
 
 /// Skill `name` from a built-in catalogue tree (this binary's, or the one pinned in an install).
 pub fn from_catalog(catalog: &Tree, name: &str) -> Result<Skill> {
-    validate_name("skill", name)?;
+    check_name(name)?;
     let raw = catalog.under(&format!("{name}/"));
     if raw.len() == 0 {
-        bail!("no skill named {name:?} in the built-in catalogue (see `claw skill list`)");
+        let names = names_in(catalog);
+        let hint = did_you_mean(name, names.iter().map(String::as_str));
+        bail!("no skill named {name:?} in the built-in catalogue{hint} (see `claw skill list`)");
     }
     let tree = crate::repo::hash_tree(&raw)?;
     from_raw(raw, tree, Source::Builtin, name)
@@ -126,7 +130,12 @@ pub fn from_catalog(catalog: &Tree, name: &str) -> Result<Skill> {
 
 /// Skill `name` from the local skills folder `dir`.
 pub fn from_folder(dir: &Path, name: &str) -> Result<Skill> {
-    validate_name("skill", name)?;
+    check_name(name)?;
+    if !dir.join(name).join("skill.toml").is_file() {
+        let names = Catalog { dir: Some(dir.to_path_buf()) }.names().unwrap_or_default();
+        let hint = did_you_mean(name, names.iter().map(String::as_str));
+        bail!("no skill named {name:?} in {}{hint} (see `claw skill list`)", dir.display());
+    }
     let raw = read_dir_tree(&dir.join(name)).with_context(|| format!("skill {name} in {}", dir.display()))?;
     let tree = crate::repo::hash_tree(&raw)?;
     from_raw(raw, tree, Source::Local, name)

@@ -165,8 +165,8 @@ pub fn unified_diff(path: &str, old: Option<&Entry>, new: Option<&Entry>) -> Res
         new_path,
         Some(&mut opts),
     )
-    .map_err(|e| Error::new(format!("diffing {path}: {e}")))?;
-    let buf = patch.to_buf().map_err(|e| Error::new(format!("diffing {path}: {e}")))?;
+    .map_err(|e| Error::new(format!("diffing {path}: {}", e.message())))?;
+    let buf = patch.to_buf().map_err(|e| Error::new(format!("diffing {path}: {}", e.message())))?;
     let text = String::from_utf8_lossy(&buf).into_owned();
     // libgit2 labels a buffer diff as a modification; say "new" and "deleted" as git does.
     let header = match (old, new) {
@@ -193,5 +193,5 @@ fn mode(entry: &Entry) -> &'static str {
 }
 
 fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
-    out.write_all(text.as_bytes()).map_err(|e| Error::new(format!("writing output: {e}")))
+    out.write_all(text.as_bytes()).map_err(|e| Error::output(&e))
 }

@@ -10,7 +10,7 @@ Examples:
   claw skill list                             the catalogue, and what is applied
   claw skill apply telegram --replace whatsapp --dry-run
   claw skill apply telegram --replace whatsapp
-  claw status                                 base, skills, your own edits, updates, anything pending
+  claw status                                 base, skills, your edits, updates, anything pending
   claw update --dry-run                       what a newer claw (or skills folder) would change
   claw diff                                   your edits against the generated tree
 
@@ -40,7 +40,7 @@ pub struct Cli {
 pub enum Command {
     /// Create a new install in DIR: a git repository with one commit.
     #[command(
-        after_help = "Examples:\n  claw init my-agent\n  claw init my-agent --bare\n  claw init my-agent --skill telegram --var telegram.poll_seconds=50"
+        after_help = "Examples:\n  claw init my-agent\n  claw init my-agent --bare\n  claw init my-agent --skill telegram"
     )]
     Init {
         dir: PathBuf,
@@ -71,9 +71,7 @@ pub enum Command {
     },
     /// Bring newer versions of the base and applied skills: built-in ones from this claw, local
     /// ones from --skills DIR. Shows each version's notes and the diff, then commits.
-    #[command(
-        after_help = "Examples:\n  claw update --dry-run\n  claw update\n  claw --skills ~/my-skills update mytool --yes"
-    )]
+    #[command(after_help = "Examples:\n  claw update --dry-run\n  claw update\n  claw update whatsapp --dry-run")]
     Update {
         /// Only these skills (default: the base and every applied skill).
         names: Vec<String>,
@@ -109,7 +107,7 @@ pub enum SkillCommand {
     Show { name: String },
     /// Apply skills to this install, as one commit.
     #[command(
-        after_help = "Examples:\n  claw skill apply gmail\n  claw skill apply telegram --replace whatsapp --dry-run\n  claw skill apply telegram --var poll_seconds=50"
+        after_help = "Examples:\n  claw skill apply telegram\n  claw skill apply telegram --replace whatsapp --dry-run\n  claw skill apply telegram --replace whatsapp"
     )]
     Apply {
         #[arg(required = true)]

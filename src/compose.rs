@@ -16,7 +16,7 @@ use crate::manifest::VarType;
 use crate::render::{self, Escape};
 use crate::sources::Material;
 use crate::tree::{Entry, Tree};
-use crate::{relpath, rust_edit, text_edit};
+use crate::{claude_skill, relpath, rust_edit, text_edit};
 
 /// A skill chosen for the install, with its resolved variables.
 #[derive(Debug, Clone)]
@@ -239,23 +239,36 @@ fn add_generated_files(material: &Material, install_name: &str, skills: &[Select
         .collect();
     let slots: Vec<Value> = base.manifest.slots.iter().map(|(name, slot)| minijinja::context! { name => name, kind => slot.kind(), file => slot.file(), doc => slot.doc() }).collect();
     let ctx = minijinja::context! { install => minijinja::context! { name => install_name }, base => minijinja::context! { version => base.manifest.version.to_string() }, skills => &skill_list, slots => &slots };
-    for (template, target) in [
-        ("CLAUDE.md.j2", "CLAUDE.md"),
-        ("claude/claw.md.j2", ".claude/skills/claw/SKILL.md"),
-        ("claude/customize.md.j2", ".claude/skills/customize/SKILL.md"),
-    ] {
-        tree.insert(target, Entry::file(render_template(&material.templates, template, &ctx)?));
-    }
-    for s in &skill_list {
-        let name = s.get_attr("name").map(|v| v.to_string()).unwrap_or_default();
-        let ctx = minijinja::context! { install => minijinja::context! { name => install_name }, skill => s };
+    tree.insert("CLAUDE.md", Entry::file(render_template(&material.templates, "CLAUDE.md.j2", &ctx)?));
+    for (name, description) in [("claw", CLAW_DESCRIPTION), ("customize", CUSTOMIZE_DESCRIPTION)] {
+        let body = render_template(&material.templates, &format!("claude/{name}.md.j2"), &ctx)?;
         tree.insert(
             format!(".claude/skills/{name}/SKILL.md"),
-            Entry::file(render_template(&material.templates, "claude/skill.md.j2", &ctx)?),
+            Entry::file(claude_skill::skill_md(name, description, &body)?),
         );
+    }
+    for (s, value) in skills.iter().zip(&skill_list) {
+        let m = &s.skill.manifest;
+        if GENERATED_SKILLS.contains(&m.name.as_str()) {
+            bail!("skill {}: the name is taken by claw's own Claude Code skill; rename the skill", m.name);
+        }
+        let ctx = minijinja::context! { install => minijinja::context! { name => install_name }, skill => value };
+        let body = render_template(&material.templates, "claude/skill.md.j2", &ctx)?;
+        let md = claude_skill::skill_md(&m.name, &m.claude_description(), &body)
+            .with_context(|| format!("skill {}: its Claude Code skill", m.name))?;
+        tree.insert(format!(".claude/skills/{}/SKILL.md", m.name), Entry::file(md));
     }
     Ok(())
 }
+
+/// The Claude Code skills claw writes into every install besides one per applied skill.
+const GENERATED_SKILLS: [&str; 2] = ["claw", "customize"];
+
+const CLAW_DESCRIPTION: &str = "Use when the person asks to add, remove, swap or update a capability of this install \
+    (a chat channel such as Telegram or WhatsApp, a tool, a model provider), or asks what claw can add.";
+
+const CUSTOMIZE_DESCRIPTION: &str = "Use when the person wants a bespoke change to this install that survives later \
+    claw changes, or wants to turn a change of their own into a reusable skill.";
 
 /// Renders one of claw's templates (`templates/`, as pinned in the install).
 pub fn render_template(templates: &Tree, name: &str, ctx: &Value) -> Result<String> {

@@ -6,6 +6,7 @@ mod capability;
 mod cargo_edit;
 mod catalog;
 mod change;
+mod claude_skill;
 mod cli;
 mod commands;
 mod compose;
@@ -27,6 +28,7 @@ mod repo;
 mod rust_edit;
 mod sanitize;
 mod sources;
+mod suggest;
 mod text_edit;
 mod tree;
 mod workdir;
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.code == error::Code::OutputClosed => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("claw: {}", e.message.trim_end());
             ExitCode::from(e.code as u8)

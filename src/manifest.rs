@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::claude_skill::{check_description, check_name};
 use crate::error::{Context, Result, bail};
 
 /// What a skill adds to an install. The schema is documented in SKILLS.md.
@@ -14,6 +15,10 @@ pub struct Manifest {
     pub name: String,
     pub version: semver::Version,
     pub summary: String,
+    /// When Claude Code should use this skill ("Use when ..."), the description of its Claude
+    /// Code skill; without it one is made from the summary.
+    #[serde(default)]
+    pub description: Option<String>,
     pub kind: Kind,
     /// Applied by `claw init` unless `--bare`.
     #[serde(default)]
@@ -140,8 +145,9 @@ impl Dependency {
     }
 }
 
-/// Skill and variable names: lowercase ASCII words joined by '-' or '_', so they are safe in
-/// paths, refs, commit trailers and Rust identifiers alike.
+/// Variable and install names: lowercase ASCII words joined by '-' or '_', so they are safe in
+/// paths, refs, commit trailers and Rust identifiers alike. Skill names follow Claude Code's
+/// stricter rule ([`crate::claude_skill::check_name`]: no '_').
 pub fn validate_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -162,12 +168,15 @@ impl Manifest {
     }
 
     fn check(&self) -> Result<()> {
-        validate_name("skill", &self.name)?;
+        check_name(&self.name)?;
+        if let Some(description) = &self.description {
+            check_description(description).context("description")?;
+        }
         if !crate::sanitize::is_one_line(&self.summary) || self.summary.trim().is_empty() {
             bail!("summary must be one line of text without control characters: {:?}", self.summary);
         }
         for other in self.requires.iter().chain(&self.conflicts).chain(&self.replaces) {
-            validate_name("skill", other)?;
+            check_name(other)?;
             if *other == self.name {
                 bail!("skill {} names itself in requires, conflicts or replaces", self.name);
             }
@@ -209,6 +218,13 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// The description of this skill's Claude Code skill: its own, or one made from the summary.
+    pub fn claude_description(&self) -> String {
+        self.description
+            .clone()
+            .unwrap_or_else(|| crate::claude_skill::description_from_summary(&self.name, &self.summary))
     }
 
     /// The variables for a render: defaults, overridden by the person's values (checked).
@@ -296,6 +312,17 @@ mod tests {
         let err = Manifest::parse(&text, "demo").unwrap_err();
         assert!(err.message.contains("summary must be one line"), "{err}");
         assert!(Manifest::parse(&MINIMAL.replace("summary = \"", "summary = \"\\u001b[2K"), "demo").is_err());
+    }
+
+    #[test]
+    fn names_and_descriptions_follow_claude_codes_rules() {
+        assert!(Manifest::parse(&MINIMAL.replace("demo", "my_demo"), "demo").is_err());
+        let with = |d: &str| Manifest::parse(&format!("{MINIMAL}description = {d:?}\n"), "demo");
+        assert_eq!(with("Use when: testing").unwrap().claude_description(), "Use when: testing");
+        let err = with("Use when <script>").unwrap_err();
+        assert!(err.message.contains("description") && err.message.contains("'<'"), "{err}");
+        assert!(with("").is_err());
+        assert!(Manifest::parse(MINIMAL, "demo").unwrap().claude_description().starts_with("Use when"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub fn read_tree(repo: &Repository, oid: Oid) -> Result<Tree> {
         match repo.find_blob(entry.id()) {
             Ok(blob) => tree.insert(path, Entry { data: blob.content().to_vec(), mode }),
             Err(e) => {
-                failure = Some(format!("{path}: {e}"));
+                failure = Some(format!("{path}: {}", e.message()));
                 return TreeWalkResult::Abort;
             }
         }
@@ -81,22 +81,30 @@ pub fn hash_tree(tree: &Tree) -> Result<Oid> {
     write_tree(&scratch, tree)
 }
 
-/// The person's identity from git config, or claw's own when none is set.
-pub fn signature(repo: &Repository) -> Result<Signature<'static>> {
-    match repo.signature() {
-        Ok(sig) => Ok(sig.to_owned()),
-        Err(_) => Signature::now("claw", "claw@localhost").context("making a commit signature"),
-    }
+/// Who a commit is by, as git itself decides: `GIT_AUTHOR_NAME`/`GIT_AUTHOR_EMAIL` (or the
+/// `COMMITTER` pair, for `role` "COMMITTER"), then `user.name`/`user.email` from git config, then
+/// claw's own name, so scripts and CI can set the identity the way they do for git.
+pub fn signature(repo: &Repository, role: &str) -> Result<Signature<'static>> {
+    let config = repo.config().ok();
+    let field = |env: &str, key: &str, fallback: &str| {
+        std::env::var(format!("GIT_{role}_{env}"))
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| config.as_ref().and_then(|c| c.get_string(key).ok()))
+            .unwrap_or_else(|| fallback.to_string())
+    };
+    let (name, email) = (field("NAME", "user.name", "claw"), field("EMAIL", "user.email", "claw@localhost"));
+    Signature::now(&name, &email).with_context(|| format!("the commit's {} {name:?} <{email}>", role.to_lowercase()))
 }
 
 /// Creates a commit object without moving any ref.
 pub fn commit(repo: &Repository, tree: Oid, parents: &[Oid], message: &str) -> Result<Oid> {
-    let sig = signature(repo)?;
+    let (author, committer) = (signature(repo, "AUTHOR")?, signature(repo, "COMMITTER")?);
     let tree = repo.find_tree(tree).context("finding a tree")?;
     let parents: Vec<git2::Commit> =
         parents.iter().map(|p| repo.find_commit(*p)).collect::<Result<_, _>>().context("finding a parent commit")?;
     let refs: Vec<&git2::Commit> = parents.iter().collect();
-    repo.commit(None, &sig, &sig, message, &tree, &refs).context("writing a commit")
+    repo.commit(None, &author, &committer, message, &tree, &refs).context("writing a commit")
 }
 
 pub fn head_commit(repo: &Repository) -> Result<git2::Commit<'_>> {

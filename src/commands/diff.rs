@@ -5,7 +5,7 @@ use std::path::Path;
 
 use git2::{DiffFormat, DiffOptions};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::install::Install;
 use crate::lock::Access;
 use crate::repo;
@@ -20,13 +20,18 @@ pub fn diff(dir: &Path) -> Result<()> {
         .diff_tree_to_workdir_with_index(Some(&pristine), Some(&mut opts))
         .context("diffing against the pristine tree")?;
     let mut out = std::io::stdout().lock();
-    diff.print(DiffFormat::Patch, |_, _, line| {
+    let mut failed = None;
+    let printed = diff.print(DiffFormat::Patch, |_, _, line| {
         let prefix = match line.origin() {
             '+' | '-' | ' ' => vec![line.origin() as u8],
             _ => vec![],
         };
-        out.write_all(&prefix).and_then(|()| out.write_all(line.content())).is_ok()
-    })
-    .context("printing the diff")?;
+        let written = out.write_all(&prefix).and_then(|()| out.write_all(line.content()));
+        written.map_err(|e| failed = Some(e)).is_ok()
+    });
+    if let Some(e) = failed {
+        return Err(Error::output(&e));
+    }
+    printed.context("printing the diff")?;
     Ok(())
 }
