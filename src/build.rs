@@ -27,6 +27,8 @@ fn main() {
         writeln!(out, "    ({rel:?}, include_bytes!({abs:?}), {exec}),").expect("write to String");
     }
     out.push_str("];\n");
+    writeln!(out, "/// Names never embedded (the CLAW_BUILTIN_DIR test hook skips the same).\npub static SKIPPED: &[&str] = &{SKIPPED:?};")
+        .expect("write to String");
     out.push_str(
         "/// The git tree id of every embedded folder, as `(\"base/\", id)`.\npub static TREES: &[(&str, &str)] = &[\n",
     );

@@ -14,9 +14,6 @@ mod files {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
-/// Build outputs and lock files are not part of the built-in material (as in build.rs).
-const SKIPPED: &[&str] = &["target", "Cargo.lock", ".DS_Store"];
-
 /// The built-in files under `prefix` (e.g. `"base/"`), with the prefix removed.
 pub fn tree_under(prefix: &str) -> Result<Tree> {
     if let Some(dir) = override_dir() {
@@ -55,7 +52,7 @@ fn override_dir() -> Option<PathBuf> {
 fn read_folder(root: &Path, dir: &Path, tree: &mut Tree) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| dir.display())? {
         let path = entry.with_context(|| dir.display())?.path();
-        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| SKIPPED.contains(&n)) {
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| files::SKIPPED.contains(&n)) {
             continue;
         }
         let meta = std::fs::symlink_metadata(&path).with_context(|| path.display())?;
