@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use support::*;
 
@@ -25,14 +25,7 @@ const HELPS: &[&[&str]] = &[
 ];
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_claw"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CLAW_SKILLS")
-        .env_remove("CLAW_FAULT_AFTER_WRITES")
-        .env_remove("CLAW_BUILTIN_DIR")
-        .output()
-        .expect("run claw")
+    builtin_command(dir, args).output().expect("run claw")
 }
 
 /// The example command lines of one help text: the lines under "Examples:" up to the next blank

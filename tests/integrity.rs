@@ -16,15 +16,7 @@ fn default_install(parent: &Path) -> PathBuf {
 }
 
 fn spawn_builtin(dir: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_claw"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CLAW_SKILLS")
-        .env_remove("CLAW_FAULT_AFTER_WRITES")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run claw")
+    builtin_command(dir, args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("run claw")
 }
 
 fn copy(template: &Path, to: &Path) {

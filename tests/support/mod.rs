@@ -27,16 +27,20 @@ pub fn claw(dir: &Path, args: &[&str]) -> Output {
     claw_with(dir, &fixtures("skills"), args)
 }
 
-/// Runs `claw` with its built-in catalogue and expects success; returns stdout.
-pub fn builtin(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_claw"))
-        .args(args)
+/// `claw ARGS` in `dir` with its built-in catalogue and none of the test hooks, ready to run.
+pub fn builtin_command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_claw"));
+    cmd.args(args)
         .current_dir(dir)
         .env_remove("CLAW_SKILLS")
         .env_remove("CLAW_FAULT_AFTER_WRITES")
-        .env_remove("CLAW_BUILTIN_DIR")
-        .output()
-        .expect("run claw");
+        .env_remove("CLAW_BUILTIN_DIR");
+    cmd
+}
+
+/// Runs `claw` with its built-in catalogue and expects success; returns stdout.
+pub fn builtin(dir: &Path, args: &[&str]) -> String {
+    let out = builtin_command(dir, args).output().expect("run claw");
     assert!(out.status.success(), "claw {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
