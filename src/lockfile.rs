@@ -9,12 +9,13 @@
 //! in the install's `.git/claw/` (or beside a new install), not in the shared temporary folder,
 //! where another user's `.cargo/config.toml` in a parent folder would be read too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::Deserialize;
 
+use crate::catalogue_lock::{self, Catalogue};
 use crate::error::{Context, Result};
 use crate::tree::Tree;
 
@@ -44,12 +45,20 @@ pub fn manifests_changed(old: &Tree, new: &Tree) -> bool {
 }
 
 /// Updates `new`'s `Cargo.lock` from `old`'s when a manifest changed, in place; otherwise `new`
-/// keeps `old`'s lock (the composed tree holds only the base's own).
-pub fn update(old: &Tree, new: &mut Tree, scratch_in: &Path) -> Result<Resolution> {
+/// keeps `old`'s lock (the composed tree holds only the base's own). `catalogue` is the catalogue
+/// lock (`skills/catalogue-lock.json`) when every skill of `new` is built in: the lock is then
+/// composed without cargo when it covers the change, and cargo resolves it otherwise.
+pub fn update(old: &Tree, new: &mut Tree, scratch_in: &Path, catalogue: Option<&[u8]>) -> Result<Resolution> {
     // An install from before locks were committed has none: the first change resolves one.
     if let Some(entry) = old.get(LOCK).filter(|_| !manifests_changed(old, new)) {
         new.insert(LOCK, entry.clone());
         return Ok(Resolution::Unchanged);
+    }
+    if let Some(resolution) = catalogue.and_then(|c| from_catalogue(c, old, new)) {
+        if let Resolution::Resolved { lock, .. } = &resolution {
+            new.insert(LOCK, crate::tree::Entry::file(lock.clone()));
+        }
+        return Ok(resolution);
     }
     let resolution = resolve(new, old.get(LOCK).map(|e| e.data.as_slice()), scratch_in)?;
     match &resolution {
@@ -121,6 +130,53 @@ pub fn resolve(tree: &Tree, previous: Option<&[u8]>, scratch_in: &Path) -> Resul
     })
 }
 
+/// The lock composed from the catalogue lock, or None where cargo must resolve: the catalogue
+/// does not cover the new tree, or the previous lock holds a crate version the catalogue does not
+/// (the person moved it; cargo keeps it, and so must the new lock).
+fn from_catalogue(catalogue: &[u8], old: &Tree, new: &Tree) -> Option<Resolution> {
+    let catalogue: Catalogue = serde_json::from_slice(catalogue).ok()?;
+    if let Some(previous) = old.get(LOCK) {
+        let known: BTreeSet<(&str, &str, Option<&str>)> =
+            catalogue.packages.iter().map(|p| (p.name.as_str(), p.version.as_str(), p.checksum.as_deref())).collect();
+        let locked = locked_packages(&previous.data)?;
+        if !locked.iter().all(|p| known.contains(&(p.name.as_str(), p.version.as_str(), p.checksum.as_deref()))) {
+            return None;
+        }
+    }
+    let manifests: BTreeMap<&str, &[u8]> = new
+        .iter()
+        .filter(|(p, _)| *p == "Cargo.toml" || p.ends_with("/Cargo.toml"))
+        .map(|(p, e)| (p.as_str(), e.data.as_slice()))
+        .collect();
+    let composed = catalogue_lock::compose(&catalogue, &manifests, HOST).ok()?;
+    let runs_code = composed
+        .runs_code
+        .into_iter()
+        .map(|(id, what)| (id, if what == "proc-macro" { "proc-macro" } else { "build script" }))
+        .collect();
+    Some(Resolution::Resolved { lock: composed.lock.into_bytes(), runs_code })
+}
+
+#[derive(Deserialize)]
+struct LockFile {
+    #[serde(default)]
+    package: Vec<Locked>,
+}
+
+#[derive(Deserialize)]
+struct Locked {
+    name: String,
+    version: String,
+    source: Option<String>,
+    checksum: Option<String>,
+}
+
+/// The registry packages of a lock, or None when it does not parse.
+fn locked_packages(lock: &[u8]) -> Option<Vec<Locked>> {
+    let lock: LockFile = toml::from_str(std::str::from_utf8(lock).ok()?).ok()?;
+    Some(lock.package.into_iter().filter(|p| p.source.is_some()).collect())
+}
+
 #[derive(Deserialize)]
 struct Metadata {
     packages: Vec<Package>,
@@ -159,20 +215,7 @@ fn runs_code(metadata: &[u8]) -> Result<BTreeMap<CrateId, &'static str>> {
 
 /// The registry crates a lock holds: name and version.
 pub fn crates(lock: Option<&[u8]>) -> Vec<CrateId> {
-    #[derive(Deserialize)]
-    struct Lock {
-        #[serde(default)]
-        package: Vec<Locked>,
-    }
-    #[derive(Deserialize)]
-    struct Locked {
-        name: String,
-        version: String,
-        source: Option<String>,
-    }
-    let Some(text) = lock.and_then(|l| std::str::from_utf8(l).ok()) else { return vec![] };
-    let Ok(lock) = toml::from_str::<Lock>(text) else { return vec![] };
-    lock.package.into_iter().filter(|p| p.source.is_some()).map(|p| (p.name, p.version)).collect()
+    lock.and_then(locked_packages).unwrap_or_default().into_iter().map(|p| (p.name, p.version)).collect()
 }
 
 /// A folder removed when dropped.

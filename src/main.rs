@@ -5,6 +5,7 @@ mod base;
 mod capability;
 mod cargo_edit;
 mod catalog;
+mod catalogue_lock;
 mod change;
 mod claude_skill;
 mod cli;

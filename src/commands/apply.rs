@@ -159,9 +159,17 @@ pub(super) fn compose_locked(
 ) -> Result<(Tree, Report)> {
     let mut pristine = compose::pristine_tree(material, name, after)?;
     let (_, old) = install.pristine()?;
-    let lock = lockfile::update(old, &mut pristine, &install.claw_dir)?;
+    let lock = lockfile::update(old, &mut pristine, &install.claw_dir, catalogue_lock(material, after))?;
     let report = Report::new(&material.base, before, after, old, &pristine, &lock);
     Ok((pristine, report))
+}
+
+/// The catalogue lock, when every skill is built in (a local skill's crates go through cargo).
+pub(super) fn catalogue_lock<'a>(material: &'a Material, skills: &[Selected]) -> Option<&'a [u8]> {
+    if skills.iter().any(|s| s.skill.source != crate::catalog::Source::Builtin) {
+        return None;
+    }
+    material.catalog.get(crate::catalogue_lock::PATH).map(|e| e.data.as_slice())
 }
 
 pub(super) fn finish(

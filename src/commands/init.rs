@@ -53,7 +53,7 @@ pub fn init(
     let mut tree = compose::pristine_tree(&material, name, &selected)?;
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let lock = lockfile::update(&bare_tree, &mut tree, parent)?;
+    let lock = lockfile::update(&bare_tree, &mut tree, parent, super::apply::catalogue_lock(&material, &selected))?;
     let report = Report::new(&material.base, &[], &selected, &bare_tree, &tree, &lock);
     let applied: Vec<&Selected> = selected.iter().collect();
     report.check_allowed(&applied, allow_build_code)?;
