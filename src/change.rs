@@ -46,7 +46,13 @@ pub fn run(
     let (old_pristine_id, ancestor) = install.pristine()?;
     let old_pristine_id = *old_pristine_id;
     let head = repo::head_commit(repo)?;
-    let ours = repo::read_tree(repo, head.tree_id())?;
+    // Untouched since the last change (the usual case), HEAD's tree is the pristine one, already read.
+    let old_pristine_tree = repo.find_commit(old_pristine_id).map(|c| c.tree_id()).ok();
+    let ours = if old_pristine_tree == Some(head.tree_id()) {
+        ancestor.clone()
+    } else {
+        repo::read_tree(repo, head.tree_id())?
+    };
     let dirty = repo::dirty_paths(repo)?;
     if !dirty.is_empty() && !opts.allow_dirty && !opts.dry_run {
         bail!(
@@ -95,11 +101,17 @@ pub fn run(
     for path in &touched {
         workdir::check_target(&install.root, path)?;
     }
-    let pristine_tree_id = repo::write_tree(repo, new_pristine)?;
+    let pristine_tree_id = match old_pristine_tree {
+        Some(base) => repo::write_tree_from(repo, base, ancestor, new_pristine)
+            .or_else(|_| repo::write_tree(repo, new_pristine))?,
+        None => repo::write_tree(repo, new_pristine)?,
+    };
     let first_line = message.lines().next().unwrap_or("claw change");
     let new_pristine_id =
         repo::commit(repo, pristine_tree_id, &[old_pristine_id], &format!("pristine: {first_line}\n"))?;
-    let target_tree = repo::write_tree(repo, &merged.tree)?;
+    // Without edits of the person's, the merged tree is the pristine one: written once.
+    let target_tree =
+        if merged.tree == *new_pristine { pristine_tree_id } else { repo::write_tree(repo, &merged.tree)? };
     let finish = if merged.conflicts.is_empty() {
         let new_head = repo::commit(repo, target_tree, &[head.id()], message)?;
         Finish::Commit {

@@ -50,10 +50,11 @@ impl Journal {
 
     /// Carries the change to its end: writes every path, then finishes. Safe to run again.
     pub fn complete(&self, repo: &Repository, root: &Path, claw_dir: &Path) -> Result<()> {
-        let target = repo::read_tree(repo, oid(&self.target_tree)?)?;
+        // Only the change's paths are read back from the target tree, not the whole tree.
+        let target = repo.find_tree(oid(&self.target_tree)?).context("reading the change's tree")?;
         for (written, p) in self.paths.iter().enumerate() {
             workdir::fault_point(written);
-            workdir::put(root, p, target.get(p))?;
+            workdir::put(root, p, repo::entry_at(repo, &target, p)?.as_ref())?;
         }
         match &self.finish {
             Finish::Commit { branch, new_head, new_pristine, reflog } => {

@@ -1,5 +1,7 @@
 //! `Cargo.lock` follows `Cargo.toml`: an install commits its lock, so the crates it builds are the
-//! crates its history shows. A change that alters a manifest resolves the new tree with cargo,
+//! crates its history shows. A change made of built-in skills composes the lock from the
+//! catalogue lock without running cargo (`catalogue_lock.rs`), when that covers it and the previous
+//! lock's versions are the catalogue's. Otherwise the change resolves the new tree with cargo,
 //! starting from the previous lock, so cargo keeps every version it can and only adds or moves
 //! what the change needs. The same cargo call says which crates run code when they are built
 //! (build scripts, proc-macros), for the capability report.
@@ -163,7 +165,7 @@ struct LockFile {
     package: Vec<Locked>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 struct Locked {
     name: String,
     version: String,
@@ -173,8 +175,42 @@ struct Locked {
 
 /// The registry packages of a lock, or None when it does not parse.
 fn locked_packages(lock: &[u8]) -> Option<Vec<Locked>> {
-    let lock: LockFile = toml::from_str(std::str::from_utf8(lock).ok()?).ok()?;
-    Some(lock.package.into_iter().filter(|p| p.source.is_some()).collect())
+    let text = std::str::from_utf8(lock).ok()?;
+    let all = match scan_lock(text) {
+        Some(all) => all,
+        None => toml::from_str::<LockFile>(text).ok()?.package,
+    };
+    Some(all.into_iter().filter(|p| p.source.is_some()).collect())
+}
+
+/// Reads a lock in the exact layout cargo writes, line by line (a full TOML parse of every lock,
+/// twice a change, is a good part of a change's time); None for any other layout, which is then
+/// parsed as TOML.
+fn scan_lock(text: &str) -> Option<Vec<Locked>> {
+    let mut out: Vec<Locked> = Vec::new();
+    let mut in_package = false;
+    for line in text.lines() {
+        if line == "[[package]]" {
+            out.push(Locked { name: String::new(), version: String::new(), source: None, checksum: None });
+            in_package = true;
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') || line.starts_with(" \"") || line == "]" {
+            continue;
+        }
+        let (key, value) = line.split_once(" = ")?;
+        let quoted = || value.strip_prefix('"')?.strip_suffix('"').filter(|v| !v.contains(['"', '\\']));
+        match (in_package, key) {
+            (false, "version") if !value.starts_with('"') => {}
+            (true, "dependencies") if value == "[" => {}
+            (true, "name") => out.last_mut()?.name = quoted()?.to_string(),
+            (true, "version") => out.last_mut()?.version = quoted()?.to_string(),
+            (true, "source") => out.last_mut()?.source = Some(quoted()?.to_string()),
+            (true, "checksum") => out.last_mut()?.checksum = Some(quoted()?.to_string()),
+            _ => return None,
+        }
+    }
+    out.iter().all(|p| !p.name.is_empty() && !p.version.is_empty()).then_some(out)
 }
 
 #[derive(Deserialize)]
@@ -233,5 +269,21 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_scan_reads_a_lock_as_toml_does() {
+        let text = include_str!("../base/Cargo.lock");
+        let scanned = scan_lock(text).expect("cargo's own layout");
+        assert_eq!(scanned, toml::from_str::<LockFile>(text).unwrap().package);
+        assert!(scanned.len() > 100);
+        // Any other layout goes to the TOML parser.
+        assert!(scan_lock("version = 4\n[[package]]\nname = 'x'\nversion = \"1.0.0\"\n").is_none());
+        assert!(scan_lock("[[package]]\nname = \"x\"\nversion = \"1\"\n[metadata]\n").is_none());
     }
 }

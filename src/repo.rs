@@ -27,8 +27,8 @@ pub fn read_tree(repo: &Repository, oid: Oid) -> Result<Tree> {
             0o120000 => Mode::Symlink,
             _ => Mode::File,
         };
-        match repo.find_blob(entry.id()) {
-            Ok(blob) => tree.insert(path, Entry { data: blob.content().to_vec(), mode }),
+        match read_blob(repo, entry.id()) {
+            Ok(data) => tree.insert(path, Entry { data, mode }),
             Err(e) => {
                 failure = Some(format!("{path}: {}", e.message()));
                 return TreeWalkResult::Abort;
@@ -41,6 +41,39 @@ pub fn read_tree(repo: &Repository, oid: Oid) -> Result<Tree> {
         bail!("reading a tree: {f}");
     }
     Ok(tree)
+}
+
+/// A blob's content. One command reads the same blobs in several trees (the pinned base, the
+/// pristine tree, HEAD's), so each is inflated and checked once per process.
+fn read_blob(repo: &Repository, id: Oid) -> Result<Vec<u8>, git2::Error> {
+    use std::sync::{Mutex, OnceLock};
+    type Blobs = BTreeMap<(std::path::PathBuf, Oid), Vec<u8>>;
+    static READ: OnceLock<Mutex<Blobs>> = OnceLock::new();
+    let cache = READ.get_or_init(Default::default);
+    let key = (repo.path().to_path_buf(), id);
+    if let Some(data) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(data);
+    }
+    let data = repo.find_blob(id)?.content().to_vec();
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, data.clone());
+    }
+    Ok(data)
+}
+
+/// The file at `path` in `tree`, if there is one.
+pub fn entry_at(repo: &Repository, tree: &git2::Tree, path: &str) -> Result<Option<Entry>> {
+    let Ok(entry) = tree.get_path(Path::new(path)) else { return Ok(None) };
+    if entry.kind() != Some(ObjectType::Blob) {
+        return Ok(None);
+    }
+    let mode = match entry.filemode() {
+        0o100755 => Mode::Executable,
+        0o120000 => Mode::Symlink,
+        _ => Mode::File,
+    };
+    let blob = repo.find_blob(entry.id()).with_context(|| format!("reading {path}"))?;
+    Ok(Some(Entry { data: blob.content().to_vec(), mode }))
 }
 
 /// Writes `tree` to the object store and returns its id.
@@ -71,6 +104,26 @@ fn write_dir(repo: &Repository, entries: &[(&str, &Entry)]) -> Result<Oid, git2:
         builder.insert(dir, oid, 0o040000)?;
     }
     builder.write()
+}
+
+/// Writes `new` as `base` (whose contents are `base_tree`) changed where the two differ: only the
+/// changed files' blobs and the folders above them are written, not every blob of the tree.
+pub fn write_tree_from(repo: &Repository, base: Oid, base_tree: &Tree, new: &Tree) -> Result<Oid> {
+    let base = repo.find_tree(base).context("reading the previous tree")?;
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    for path in base_tree.paths().filter(|p| !new.contains(p)) {
+        update.remove(path.as_str());
+    }
+    for (path, entry) in new.iter().filter(|(p, e)| base_tree.get(p) != Some(*e)) {
+        let blob = repo.blob(&entry.data).with_context(|| format!("storing {path}"))?;
+        let mode = match entry.mode {
+            Mode::File => git2::FileMode::Blob,
+            Mode::Executable => git2::FileMode::BlobExecutable,
+            Mode::Symlink => git2::FileMode::Link,
+        };
+        update.upsert(path.as_str(), blob, mode);
+    }
+    update.create_updated(repo, &base).context("writing a tree")
 }
 
 /// The id `tree` would have in any repository, computed in memory: nothing is written.
@@ -193,5 +246,27 @@ mod tests {
         let hashed = hash_tree(&tree).unwrap();
         assert!(repo.find_tree(hashed).is_err(), "hashing must not write to the repository");
         assert_eq!(write_tree(&repo, &tree).unwrap(), hashed);
+    }
+
+    #[test]
+    fn a_tree_written_as_changes_to_another_has_the_id_of_a_whole_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let mut old = Tree::new();
+        old.insert("a/b.txt", Entry::file("b"));
+        old.insert("a/gone.txt", Entry::file("gone"));
+        old.insert("keep.txt", Entry::file("keep"));
+        old.insert("run.sh", Entry::file("#!/bin/sh\n"));
+        let base = write_tree(&repo, &old).unwrap();
+        let mut new = old.clone();
+        new.remove("a/gone.txt");
+        new.insert("a/b.txt", Entry::file("b2"));
+        new.insert("x/y/z.rs", Entry::file("new"));
+        new.insert("run.sh", Entry { data: b"#!/bin/sh\n".to_vec(), mode: Mode::Executable });
+        assert_eq!(write_tree_from(&repo, base, &old, &new).unwrap(), write_tree(&repo, &new).unwrap());
+        let mut emptied = old.clone();
+        emptied.remove("a/b.txt");
+        emptied.remove("a/gone.txt");
+        assert_eq!(write_tree_from(&repo, base, &old, &emptied).unwrap(), write_tree(&repo, &emptied).unwrap());
     }
 }
