@@ -5,7 +5,7 @@ use std::path::Path;
 use git2::{Repository, RepositoryInitOptions};
 
 use crate::capability::Report;
-use crate::catalog::{self, Catalog};
+use crate::catalog::Catalog;
 use crate::compose::{self, Selected};
 use crate::error::{Context, Result, bail};
 use crate::manifest::validate_name;
@@ -43,10 +43,7 @@ pub fn init(
         }
     }
     let vars = super::parse_vars(raw_vars, &names)?;
-    let load = |n: &String| match &catalog.dir {
-        Some(dir) => catalog::from_folder(dir, n),
-        None => catalog::from_catalog(&material.catalog, n),
-    };
+    let load = |n: &String| catalog.load_over(&material.catalog, n);
     let selected: Vec<Selected> = names.iter().map(|n| super::select(load(n)?, vars.get(n))).collect::<Result<_>>()?;
     let selected = compose::canonical_order(selected)?;
     let bare_tree = compose::pristine_tree(&material, name, &[])?;
