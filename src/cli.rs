@@ -107,7 +107,7 @@ pub enum SkillCommand {
     Show { name: String },
     /// Apply skills to this install, as one commit.
     #[command(
-        after_help = "Examples:\n  claw skill apply telegram\n  claw skill apply telegram --replace whatsapp --dry-run\n  claw skill apply telegram --replace whatsapp"
+        after_help = "Examples:\n  claw skill apply telegram\n  claw skill apply telegram --replace whatsapp --dry-run\n  claw skill apply telegram --replace whatsapp\n\nFrom a git repository, pinned to a commit (recorded in .claw/install.toml):\n  claw skill apply NAME --from /srv/skills.git@FULL_COMMIT_ID --dry-run"
     )]
     Apply {
         #[arg(required = true)]
@@ -155,7 +155,10 @@ pub enum SkillCommand {
     /// pair in both orders, one `cargo check` of an install holding them all, their own tests.
     /// Builds and runs the skills' code: check only skills you would apply.
     #[command(
-        after_help = "Examples:\n  claw skill check telegram --no-build        manifest, templates, apply and pairs: seconds\n  claw skill check --all --no-tests           also one cargo check of every compatible skill\n\nExit code 1 when any check fails. Skills under development: claw --skills DIR skill check NAME."
+        after_help = "Examples:\n  claw skill check telegram --no-build        manifest, templates, apply and pairs: seconds\n  claw skill check --all --no-build           the whole catalogue and the --skills folder\n\nWithout --no-build it also runs one cargo check of an install holding every compatible skill
+(in CARGO_TARGET_DIR, else ~/.cache/claw/check-target), then each skill's verify command or
+tests; --no-tests stops after the cargo check. Exit code 1 when any check fails.
+Skills under development: claw --skills DIR skill check NAME."
     )]
     Check {
         names: Vec<String>,
@@ -168,6 +171,7 @@ pub enum SkillCommand {
         /// Skip the skills' own tests.
         #[arg(long)]
         no_tests: bool,
+        /// Print the report as JSON (one row per step, with its time).
         #[arg(long)]
         json: bool,
     },
@@ -181,6 +185,7 @@ pub enum SkillCommand {
         /// The skills folder to write it in (default: the --skills folder, else ./skills).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Print what each edited path became as JSON.
         #[arg(long)]
         json: bool,
     },

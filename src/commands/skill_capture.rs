@@ -325,7 +325,7 @@ fn changed_file(
 }
 
 /// The lines `new` adds to `old`, and how many it removes.
-fn line_changes<'a>(old: &str, new: &'a str) -> std::result::Result<(Vec<String>, usize), String> {
+fn line_changes(old: &str, new: &str) -> std::result::Result<(Vec<String>, usize), String> {
     let mut opts = git2::DiffOptions::new();
     opts.context_lines(0);
     let patch = git2::Patch::from_buffers(old.as_bytes(), None, new.as_bytes(), None, Some(&mut opts))

@@ -94,12 +94,8 @@ pub fn check(catalog: &Catalog, names: &[String], opts: &Options) -> Result<()> 
         loaded.insert(name.clone(), skill);
         good.push(name.clone());
     }
-    let lookup = |name: &str, loaded: &BTreeMap<String, Skill>| -> Result<Skill> {
-        match loaded.get(name) {
-            Some(s) => Ok(s.clone()),
-            None => catalog.load(name),
-        }
-    };
+    let known = Known { catalog, loaded };
+    let loaded = &known.loaded;
 
     let mut applied: Vec<String> = Vec::new();
     for name in &good {
@@ -117,7 +113,7 @@ pub fn check(catalog: &Catalog, names: &[String], opts: &Options) -> Result<()> 
         }
         let composed = c.step(name, "apply", || {
             for vars in &variants {
-                let set = with_requirements(&[name.as_str()], vars, &loaded, &lookup)?;
+                let set = with_requirements(&[name.as_str()], vars, &known)?;
                 compose::pristine_tree(&material, INSTALL, &compose::canonical_order(set)?)?;
             }
             let needs = &skill.manifest.requires;
@@ -141,8 +137,8 @@ pub fn check(catalog: &Catalog, names: &[String], opts: &Options) -> Result<()> 
                 continue;
             }
             let ok = c.step(&label, "pair", || {
-                let one = compose_set(&material, &[a, b], &loaded, &lookup)?;
-                let other = compose_set(&material, &[b, a], &loaded, &lookup)?;
+                let one = compose_set(&material, &[a, b], &known)?;
+                let other = compose_set(&material, &[b, a], &known)?;
                 if one != other {
                     bail!("{a} then {b} and {b} then {a} give different trees");
                 }
@@ -174,7 +170,7 @@ pub fn check(catalog: &Catalog, names: &[String], opts: &Options) -> Result<()> 
         let scratch = Scratch::new()?;
         let built = c.step(&label, "build", || {
             let refs: Vec<&String> = chosen.iter().collect();
-            let mut tree = compose_set(&material, &refs, &loaded, &lookup)?;
+            let mut tree = compose_set(&material, &refs, &known)?;
             let bare = compose::pristine_tree(&material, INSTALL, &[])?;
             lockfile::update(&bare, &mut tree, &scratch.0)?;
             let root = scratch.0.join(INSTALL);
@@ -207,6 +203,21 @@ pub fn check(catalog: &Catalog, names: &[String], opts: &Options) -> Result<()> 
         bail!("{failed} of {} check(s) failed", report.rows.len());
     }
     Ok(())
+}
+
+/// The skills being checked, each loaded once; one they require comes from the catalogue.
+struct Known<'a> {
+    catalog: &'a Catalog,
+    loaded: BTreeMap<String, Skill>,
+}
+
+impl Known<'_> {
+    fn get(&self, name: &str) -> Result<Skill> {
+        match self.loaded.get(name) {
+            Some(skill) => Ok(skill.clone()),
+            None => self.catalog.load(name),
+        }
+    }
 }
 
 /// The variables to try: the defaults, then each choice of each variable that has choices.
@@ -250,19 +261,14 @@ fn render_templates(selected: &Selected) -> Result<()> {
 }
 
 /// `names` (with `vars` for the first) and every skill they require, transitively.
-fn with_requirements(
-    names: &[&str],
-    vars: &BTreeMap<String, String>,
-    loaded: &BTreeMap<String, Skill>,
-    lookup: &dyn Fn(&str, &BTreeMap<String, Skill>) -> Result<Skill>,
-) -> Result<Vec<Selected>> {
+fn with_requirements(names: &[&str], vars: &BTreeMap<String, String>, known: &Known) -> Result<Vec<Selected>> {
     let mut out: Vec<Selected> = Vec::new();
     let mut queue: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     while let Some(name) = queue.pop() {
         if out.iter().any(|s| s.name() == name) {
             continue;
         }
-        let skill = lookup(&name, loaded).with_context(|| format!("required skill {name}"))?;
+        let skill = known.get(&name).with_context(|| format!("required skill {name}"))?;
         queue.extend(skill.manifest.requires.iter().cloned());
         let given = if name == names[0] { vars.clone() } else { BTreeMap::new() };
         let vars = skill.manifest.resolve_vars(&given)?;
@@ -271,14 +277,9 @@ fn with_requirements(
     Ok(out)
 }
 
-fn compose_set(
-    material: &Material,
-    names: &[&String],
-    loaded: &BTreeMap<String, Skill>,
-    lookup: &dyn Fn(&str, &BTreeMap<String, Skill>) -> Result<Skill>,
-) -> Result<Tree> {
+fn compose_set(material: &Material, names: &[&String], known: &Known) -> Result<Tree> {
     let names: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
-    let set = with_requirements(&names, &BTreeMap::new(), loaded, lookup)?;
+    let set = with_requirements(&names, &BTreeMap::new(), known)?;
     compose::pristine_tree(material, INSTALL, &compose::canonical_order(set)?)
 }
 
