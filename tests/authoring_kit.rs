@@ -184,8 +184,12 @@ fn captured_edits_applied_to_a_fresh_install_reproduce_them_byte_for_byte() {
 fn capture_in_an_unedited_install_makes_an_empty_skill_that_applies() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = install(tmp.path());
-    let out = run(&dir, &["skill", "capture", "nothing", "--dir", "../skills"]);
+    let out = run(&dir, &["skill", "capture", "nothing", "--dir", "my-skills"]);
     assert!(text(&out).contains("no edits"), "{}", text(&out));
-    let out = run(tmp.path(), &["--skills", "skills", "skill", "check", "nothing", "--no-build"]);
+    let out = run(&dir, &["--skills", "my-skills", "skill", "check", "nothing", "--no-build"]);
     assert!(out.status.success(), "{}", text(&out));
+    // A skills folder inside the install is never captured itself.
+    let out = run(&dir, &["skill", "capture", "again", "--dir", "my-skills"]);
+    assert!(text(&out).contains("no edits"), "{}", text(&out));
+    assert!(run(&dir, &["skill", "capture", "again", "--dir", "my-skills"]).status.code() == Some(1));
 }

@@ -102,9 +102,14 @@ pub fn apply(
         selected.push(wanted);
     }
     for name in &unchanged {
-        println!(
-            "{name} is already applied with these settings; nothing to do for it (`claw update {name}` brings a newer version)."
-        );
+        let pinned = selected.iter().find(|s| s.name() == *name).and_then(|s| s.skill.git.as_ref());
+        let newer = match pinned {
+            Some(git) => {
+                format!("it is pinned to commit {}; `--from URL@COMMIT` with another commit moves it", git.commit)
+            }
+            None => format!("`claw update {name}` brings a newer version"),
+        };
+        println!("{name} is already applied with these settings; nothing to do for it ({newer}).");
     }
     if new.is_empty() && removed.is_empty() {
         return Ok(());

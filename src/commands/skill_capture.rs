@@ -61,7 +61,16 @@ pub fn capture(dir: &Path, skills_dir: &Path, name: &str, json: bool) -> Result<
     let mut refuse = |path: &str, why: &str| {
         outcomes.push(Outcome { path: path.to_string(), became: "not capturable".into(), why: why.into() })
     };
+    // The folder the skill is written to may be inside the install: never part of the capture.
+    let inside = skills_dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.strip_prefix(install.root.canonicalize().ok()?).ok().map(Path::to_path_buf))
+        .map(|rel| format!("{}/", rel.display()));
     for (path, status) in &changed {
+        if inside.as_ref().is_some_and(|prefix| prefix != "/" && path.starts_with(prefix.as_str())) {
+            continue;
+        }
         let (old, new) = (pristine.get(path), work.get(path));
         if let Some(why) = claws_own(path) {
             refuse(path, why);
