@@ -136,9 +136,21 @@ impl Report {
     /// Refuses a change that brings a skill not built into claw together with anything that runs
     /// code, unless the person allowed it.
     pub fn check_allowed(&self, applied: &[&Selected], allow_build_code: bool) -> Result<()> {
+        self.check_allowed_beyond(applied, allow_build_code, &BTreeSet::new())
+    }
+
+    /// As [`Report::check_allowed`], not counting `builtin`: what the same change brings without
+    /// the skills that are not built in (so `init --skill telegram --skill mine` is judged on
+    /// what `mine` adds, not on telegram's crates).
+    pub fn check_allowed_beyond(
+        &self,
+        applied: &[&Selected],
+        allow_build_code: bool,
+        builtin: &BTreeSet<String>,
+    ) -> Result<()> {
         let foreign: Vec<&str> =
             applied.iter().filter(|s| s.skill.source != Source::Builtin).map(|s| s.name()).collect();
-        let items = self.code_items();
+        let items: Vec<String> = self.code_items().into_iter().filter(|i| !builtin.contains(i)).collect();
         if foreign.is_empty() || items.is_empty() || allow_build_code {
             return Ok(());
         }

@@ -1,6 +1,6 @@
-//! Where skills come from: the catalogue built into the binary, or a local folder (`--skills DIR`
-//! or `CLAW_SKILLS`). A skill folder is untrusted input: symlinks, oversized files and stray
-//! top-level entries are refused before anything else looks at it.
+//! Where skills come from: the catalogue built into the binary, with a local folder (`--skills
+//! DIR` or `CLAW_SKILLS`) layered over it. A skill folder is untrusted input: symlinks, oversized
+//! files and stray top-level entries are refused before anything else looks at it.
 
 use std::path::{Path, PathBuf};
 
@@ -11,9 +11,9 @@ use crate::manifest::Manifest;
 use crate::suggest::did_you_mean;
 use crate::tree::{Entry, Mode, Tree};
 
-const MAX_FILE: u64 = 1 << 20;
-const MAX_TOTAL: u64 = 16 << 20;
-const MAX_FILES: usize = 2000;
+pub const MAX_FILE: u64 = 1 << 20;
+pub const MAX_TOTAL: u64 = 16 << 20;
+pub const MAX_FILES: usize = 2000;
 
 /// Where one skill comes from. No path is recorded: the content of an applied skill is pinned
 /// in the install, and a local folder is named again (`--skills`) only to update it.
@@ -21,6 +21,8 @@ const MAX_FILES: usize = 2000;
 pub enum Source {
     Builtin,
     Local,
+    /// A commit of a git repository (`--from URL@COMMIT`); the commit is recorded with it.
+    Git,
 }
 
 impl Source {
@@ -28,6 +30,7 @@ impl Source {
         match self {
             Source::Builtin => "builtin",
             Source::Local => "local",
+            Source::Git => "git",
         }
     }
 
@@ -35,7 +38,10 @@ impl Source {
         match text {
             "builtin" => Ok(Source::Builtin),
             "local" => Ok(Source::Local),
-            _ => bail!("unknown skill source {text:?} in .claw/install.toml (expected \"builtin\" or \"local\")"),
+            "git" => Ok(Source::Git),
+            _ => bail!(
+                "unknown skill source {text:?} in .claw/install.toml (expected \"builtin\", \"local\" or \"git\")"
+            ),
         }
     }
 }
@@ -51,6 +57,15 @@ pub struct Skill {
     pub source: Source,
     pub raw: Tree,
     pub tree: git2::Oid,
+    /// For a skill from a git repository: where from, and the commit it is pinned to.
+    pub git: Option<GitPin>,
+}
+
+/// The repository (as the person named it) and the commit a git skill was taken from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitPin {
+    pub url: String,
+    pub commit: String,
 }
 
 impl Skill {
@@ -59,49 +74,94 @@ impl Skill {
     }
 }
 
-/// A folder of skills: the one built into this claw, or a folder on disk.
+/// The skills claw can apply: the catalogue built into this claw, with a folder on disk
+/// (`--skills DIR`) layered over it. A name in the folder shadows the built-in skill of that name.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub dir: Option<PathBuf>,
 }
 
 impl Catalog {
-    /// The catalogue to use: `dir` (from `--skills` or `CLAW_SKILLS`) or the built-in one.
+    /// The catalogue to use: the built-in one, with `dir` (from `--skills` or `CLAW_SKILLS`) over it.
     pub fn new(dir: Option<PathBuf>) -> Result<Catalog> {
         match dir {
             None => Ok(Catalog { dir: None }),
             Some(dir) => {
-                let dir = dir.canonicalize().with_context(|| format!("skills folder {}", dir.display()))?;
+                let shown = dir.display();
+                match std::fs::metadata(&dir) {
+                    Ok(meta) if meta.is_dir() => {}
+                    Ok(_) => bail!("the skills folder {shown} (--skills or CLAW_SKILLS) is not a folder"),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        bail!("the skills folder {shown} (--skills or CLAW_SKILLS) does not exist")
+                    }
+                    Err(e) => bail!("the skills folder {shown} (--skills or CLAW_SKILLS) cannot be read: {e}"),
+                }
+                let dir = dir.canonicalize().with_context(|| format!("the skills folder {shown}"))?;
                 Ok(Catalog { dir: Some(dir) })
             }
         }
     }
 
-    /// The names of the skills in this catalogue, sorted.
-    pub fn names(&self) -> Result<Vec<String>> {
-        let mut names = match &self.dir {
-            None => names_in(&embedded::tree_under("skills/")?),
-            Some(dir) => {
-                let mut names = Vec::new();
-                for entry in std::fs::read_dir(dir).with_context(|| format!("skills folder {}", dir.display()))? {
-                    let entry = entry.with_context(|| format!("skills folder {}", dir.display()))?;
-                    if entry.path().join("skill.toml").is_file() {
-                        names.push(entry.file_name().to_string_lossy().into_owned());
-                    }
-                }
-                names
+    /// The names of the skills in the folder (`--skills DIR`), sorted; none without one.
+    pub fn local_names(&self) -> Result<Vec<String>> {
+        let Some(dir) = &self.dir else { return Ok(Vec::new()) };
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).with_context(|| format!("skills folder {}", dir.display()))? {
+            let entry = entry.with_context(|| format!("skills folder {}", dir.display()))?;
+            if entry.path().join("skill.toml").is_file() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
             }
-        };
+        }
         names.sort();
         Ok(names)
     }
 
-    /// Reads skill `name` as this claw or the folder has it now.
+    /// The names of the built-in skills, sorted.
+    pub fn builtin_names(&self) -> Result<Vec<String>> {
+        let mut names = names_in(&embedded::tree_under("skills/")?);
+        names.sort();
+        Ok(names)
+    }
+
+    /// Every skill name, built-in and local, sorted and without duplicates.
+    pub fn names(&self) -> Result<Vec<String>> {
+        let mut names = self.builtin_names()?;
+        names.extend(self.local_names()?);
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// Whether `name` comes from the folder (it may shadow a built-in skill of that name).
+    pub fn is_local(&self, name: &str) -> bool {
+        self.dir.as_ref().is_some_and(|d| check_name(name).is_ok() && d.join(name).join("skill.toml").is_file())
+    }
+
+    /// Reads skill `name` as this claw or the folder has it now: the folder's, else the built-in.
     pub fn load(&self, name: &str) -> Result<Skill> {
-        match &self.dir {
-            None => from_catalog(&embedded::tree_under("skills/")?, name),
-            Some(dir) => from_folder(dir, name),
+        self.load_over(&embedded::tree_under("skills/")?, name)
+    }
+
+    /// Skill `name` from the folder, else from `builtin` (this claw's catalogue or the one pinned
+    /// in an install). A name in neither gets a "did you mean" over both.
+    pub fn load_over(&self, builtin: &Tree, name: &str) -> Result<Skill> {
+        check_name(name)?;
+        if let Some(dir) = &self.dir
+            && self.is_local(name)
+        {
+            return from_folder(dir, name);
         }
+        if names_in(builtin).iter().any(|n| n == name) {
+            return from_catalog(builtin, name);
+        }
+        let mut names = names_in(builtin);
+        names.extend(self.local_names().unwrap_or_default());
+        let hint = did_you_mean(name, names.iter().map(String::as_str));
+        let place = match &self.dir {
+            Some(dir) => format!("the built-in catalogue or {}", dir.display()),
+            None => "the built-in catalogue".to_string(),
+        };
+        bail!("no skill named {name:?} in {place}{hint} (see `claw skill list`)");
     }
 }
 
@@ -132,7 +192,7 @@ pub fn from_catalog(catalog: &Tree, name: &str) -> Result<Skill> {
 pub fn from_folder(dir: &Path, name: &str) -> Result<Skill> {
     check_name(name)?;
     if !dir.join(name).join("skill.toml").is_file() {
-        let names = Catalog { dir: Some(dir.to_path_buf()) }.names().unwrap_or_default();
+        let names = Catalog { dir: Some(dir.to_path_buf()) }.local_names().unwrap_or_default();
         let hint = did_you_mean(name, names.iter().map(String::as_str));
         bail!("no skill named {name:?} in {}{hint} (see `claw skill list`)", dir.display());
     }
@@ -167,7 +227,7 @@ pub fn from_raw(raw: Tree, tree: git2::Oid, source: Source, name: &str) -> Resul
         };
         files.insert(target, entry.clone());
     }
-    Ok(Skill { manifest, instructions, files, source, raw, tree })
+    Ok(Skill { manifest, instructions, files, source, raw, tree, git: None })
 }
 
 /// Reads a skill folder from disk, refusing anything that is not a plain file or folder.

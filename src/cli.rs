@@ -28,7 +28,7 @@ pub struct Cli {
     #[arg(short = 'C', global = true, value_name = "DIR", default_value = ".")]
     pub cwd: PathBuf,
 
-    /// Use the skills in DIR instead of the built-in catalogue.
+    /// Add the skills in DIR to the built-in catalogue (a name in DIR shadows the built-in one).
     #[arg(long, global = true, env = "CLAW_SKILLS", value_name = "DIR")]
     pub skills: Option<PathBuf>,
 
@@ -107,7 +107,7 @@ pub enum SkillCommand {
     Show { name: String },
     /// Apply skills to this install, as one commit.
     #[command(
-        after_help = "Examples:\n  claw skill apply telegram\n  claw skill apply telegram --replace whatsapp --dry-run\n  claw skill apply telegram --replace whatsapp"
+        after_help = "Examples:\n  claw skill apply telegram\n  claw skill apply telegram --replace whatsapp --dry-run\n  claw skill apply telegram --replace whatsapp\n\nFrom a git repository, pinned to a commit (recorded in .claw/install.toml):\n  claw skill apply NAME --from /srv/skills.git@FULL_COMMIT_ID --dry-run"
     )]
     Apply {
         #[arg(required = true)]
@@ -120,6 +120,10 @@ pub enum SkillCommand {
         /// Set a skill variable: KEY=VALUE (one skill) or SKILL.KEY=VALUE.
         #[arg(long = "var", value_name = "KEY=VALUE")]
         vars: Vec<String>,
+        /// Take the skill from a git repository, pinned to a full commit id (one skill). The
+        /// commit is recorded; a branch that moves later changes nothing.
+        #[arg(long, value_name = "URL@COMMIT")]
+        from: Option<String>,
         /// Do not ask before applying skills that are not built in.
         #[arg(long)]
         yes: bool,
@@ -134,6 +138,56 @@ pub enum SkillCommand {
         names: Vec<String>,
         #[command(flatten)]
         change: ChangeArgs,
+    },
+    /// Start a new skill: a folder that passes `claw skill check` as written.
+    #[command(
+        after_help = "Examples:\n  claw skill new my-tool --kind tool --dir my-skills\n  claw skill new my-chat --kind channel --dir my-skills\n\nThen: claw --skills my-skills skill check my-tool"
+    )]
+    New {
+        name: String,
+        #[arg(long, value_enum)]
+        kind: crate::commands::NewKind,
+        /// The skills folder to create it in (default: the --skills folder, else ./skills).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Check skills: manifest, templates with every choice, apply on the base, every compatible
+    /// pair in both orders, one `cargo check` of an install holding them all, their own tests.
+    /// Builds and runs the skills' code: check only skills you would apply.
+    #[command(
+        after_help = "Examples:\n  claw skill check telegram --no-build        manifest, templates, apply and pairs: seconds\n  claw skill check --all --no-build           the whole catalogue and the --skills folder\n\nWithout --no-build it also runs one cargo check of an install holding every compatible skill
+(in CARGO_TARGET_DIR, else ~/.cache/claw/check-target), then each skill's verify command or
+tests; --no-tests stops after the cargo check. Exit code 1 when any check fails.
+Skills under development: claw --skills DIR skill check NAME."
+    )]
+    Check {
+        names: Vec<String>,
+        /// Every skill: the built-in catalogue and the --skills folder.
+        #[arg(long)]
+        all: bool,
+        /// Skip the cargo check and the tests (the slow steps).
+        #[arg(long)]
+        no_build: bool,
+        /// Skip the skills' own tests.
+        #[arg(long)]
+        no_tests: bool,
+        /// Print the report as JSON (one row per step, with its time).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn your edits in this install (the work tree against the generated tree) into a skill
+    /// folder: new files, lines added at slots, Cargo dependencies. Anything else is reported.
+    #[command(
+        after_help = "Examples:\n  claw skill capture mine --dir my-skills\n\nThen: claw --skills my-skills skill check mine"
+    )]
+    Capture {
+        name: String,
+        /// The skills folder to write it in (default: the --skills folder, else ./skills).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Print what each edited path became as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -183,7 +183,7 @@ fn apply_skill(
 
 /// The template context of a skill. Names and versions are checked when parsed, so they print
 /// as written; variables print by their type (a string as a literal in code).
-fn skill_context(install_name: &str, selected: &Selected) -> Value {
+pub fn skill_context(install_name: &str, selected: &Selected) -> Value {
     let m = &selected.skill.manifest;
     let safe = |s: &str| Value::from_safe_string(s.to_string());
     let vars: BTreeMap<&str, Value> = selected
@@ -223,6 +223,8 @@ fn add_generated_files(material: &Material, install_name: &str, skills: &[Select
                 version: s.skill.manifest.version.to_string(),
                 source: s.skill.source.describe().to_string(),
                 tree: s.skill.tree.to_string(),
+                url: s.skill.git.as_ref().map(|g| g.url.clone()),
+                commit: s.skill.git.as_ref().map(|g| g.commit.clone()),
                 vars: s.vars.clone(),
             })
             .collect(),

@@ -38,10 +38,15 @@ pub struct Pins {
 pub struct SkillRecord {
     pub name: String,
     pub version: String,
-    /// `builtin` (from claw's catalogue) or `local` (from a folder given with --skills).
+    /// `builtin` (from claw's catalogue), `local` (from a folder given with --skills) or `git`.
     pub source: String,
     /// The git tree id of the skill's folder as applied, kept under `refs/claw/sources`.
     pub tree: String,
+    /// For `source = "git"`: the repository as the person named it, and the commit applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vars: BTreeMap<String, String>,
 }

@@ -15,6 +15,7 @@ mod embedded;
 mod error;
 mod follow_head;
 mod git_locks;
+mod git_source;
 mod install;
 mod install_record;
 mod journal;

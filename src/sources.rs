@@ -65,7 +65,11 @@ impl Material {
 pub fn pinned_skill(repo: &Repository, record: &SkillRecord) -> Result<Skill> {
     let source = Source::parse(&record.source)?;
     let raw = read(repo, &record.tree, &format!("skill {}", record.name))?;
-    catalog::from_raw(raw, oid(&record.tree)?, source, &record.name)
+    let mut skill = catalog::from_raw(raw, oid(&record.tree)?, source, &record.name)?;
+    if let (Some(url), Some(commit)) = (&record.url, &record.commit) {
+        skill.git = Some(catalog::GitPin { url: url.clone(), commit: commit.clone() });
+    }
+    Ok(skill)
 }
 
 /// Makes the material and `skills` the newest commit of `refs/claw/sources`, first writing any

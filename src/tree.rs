@@ -47,6 +47,10 @@ impl Tree {
         self.entries.insert(path.into(), entry);
     }
 
+    pub fn remove(&mut self, path: &str) -> Option<Entry> {
+        self.entries.remove(path)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Entry)> {
         self.entries.iter()
     }

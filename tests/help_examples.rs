@@ -16,6 +16,9 @@ const HELPS: &[&[&str]] = &[
     &["skill", "show"],
     &["skill", "apply"],
     &["skill", "remove"],
+    &["skill", "new"],
+    &["skill", "check"],
+    &["skill", "capture"],
     &["status"],
     &["update"],
     &["diff"],
@@ -73,9 +76,13 @@ fn every_help_example_runs_as_printed() {
             ran.push(example);
         }
     }
-    for expected in
-        ["claw skill apply telegram --replace whatsapp", "claw init my-agent --bare", "claw update --dry-run"]
-    {
+    for expected in [
+        "claw skill apply telegram --replace whatsapp",
+        "claw init my-agent --bare",
+        "claw update --dry-run",
+        "claw skill check --all --no-build",
+        "claw skill capture mine --dir my-skills",
+    ] {
         assert!(ran.iter().any(|e| e == expected), "{expected} is among the examples run: {ran:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! `claw skill apply` and `claw skill remove`: change the set of skills, compose the new
 //! pristine tree, and merge it with the person's tree as one commit.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -9,12 +10,19 @@ use crate::catalog::{self, Catalog, Skill};
 use crate::change::{self, Outcome};
 use crate::cli::{ChangeArgs, ConflictMode};
 use crate::compose::{self, Selected};
-use crate::error::{Code, Error, Result, bail};
+use crate::error::{Code, Context, Error, Result, bail};
 use crate::install::Install;
 use crate::lock::Access;
-use crate::lockfile;
 use crate::sources::{self, Material};
 use crate::tree::Tree;
+use crate::{git_source, lockfile};
+
+/// How skills are taken and allowed: `--from URL@COMMIT`, `--yes`, `--allow-build-code`.
+pub struct How<'a> {
+    pub from: Option<&'a str>,
+    pub yes: bool,
+    pub allow_build_code: bool,
+}
 
 pub fn apply(
     catalog: &Catalog,
@@ -23,8 +31,9 @@ pub fn apply(
     replace: &[String],
     args: ChangeArgs,
     raw_vars: &[String],
-    (yes, allow_build_code): (bool, bool),
+    how: How,
 ) -> Result<()> {
+    let How { from, yes, allow_build_code } = how;
     let install = Install::open(dir, Access::Write)?;
     install.ensure_no_pending()?;
     let record = install.record()?;
@@ -32,6 +41,15 @@ pub fn apply(
     let mut selected = install.selected(&record)?;
     let before = selected.clone();
     let vars = super::parse_vars(raw_vars, names)?;
+    let mut fetched = match from {
+        Some(spec) => {
+            let [name] = names else { bail!("--from takes one skill; apply the others separately") };
+            let (url, commit) = git_source::parse(spec)?;
+            let url = git_source::resolve_local(dir, &url);
+            Some(git_source::fetch(&url, &commit, name, &install.claw_dir)?)
+        }
+        None => None,
+    };
     let mut removed: Vec<(String, String)> = Vec::new();
     for old in replace {
         let Some(pos) = selected.iter().position(|s| s.name() == old) else {
@@ -46,6 +64,15 @@ pub fn apply(
         let wanted = match selected.iter().position(|s| s.name() == name) {
             // Re-applying keeps the pinned version and the recorded variables: `--var` changes
             // only what it names, and a newer version comes only through `claw update`.
+            Some(pos) if fetched.as_ref().is_some_and(|f| f.git != selected[pos].skill.git) => {
+                // Another commit of a git skill: it replaces the applied one; variables stay.
+                let old = selected.remove(pos);
+                let newer = fetched.take().context("the fetched skill")?;
+                let mut given: BTreeMap<String, String> =
+                    old.vars.into_iter().filter(|(k, _)| newer.manifest.vars.contains_key(k)).collect();
+                given.extend(vars.get(name).cloned().unwrap_or_default());
+                super::select(newer, Some(&given))?
+            }
             Some(pos) => {
                 let mut given = selected[pos].vars.clone();
                 given.extend(vars.get(name).cloned().unwrap_or_default());
@@ -57,7 +84,13 @@ pub fn apply(
                 let skill = selected.remove(pos).skill;
                 super::select(skill, Some(&resolved))?
             }
-            None => super::select(load_new(catalog, &material, name)?, vars.get(name))?,
+            None => {
+                let skill = match fetched.take() {
+                    Some(skill) => skill,
+                    None => load_new(catalog, &material, name)?,
+                };
+                super::select(skill, vars.get(name))?
+            }
         };
         for old in &wanted.skill.manifest.replaces {
             if let Some(pos) = selected.iter().position(|s| s.name() == old) {
@@ -69,9 +102,14 @@ pub fn apply(
         selected.push(wanted);
     }
     for name in &unchanged {
-        println!(
-            "{name} is already applied with these settings; nothing to do for it (`claw update {name}` brings a newer version)."
-        );
+        let pinned = selected.iter().find(|s| s.name() == *name).and_then(|s| s.skill.git.as_ref());
+        let newer = match pinned {
+            Some(git) => {
+                format!("it is pinned to commit {}; `--from URL@COMMIT` with another commit moves it", git.commit)
+            }
+            None => format!("`claw update {name}` brings a newer version"),
+        };
+        println!("{name} is already applied with these settings; nothing to do for it ({newer}).");
     }
     if new.is_empty() && removed.is_empty() {
         return Ok(());
@@ -100,19 +138,19 @@ pub fn apply(
     finish(&install, &pristine, &message, Some(&report), args)
 }
 
-/// A skill not yet applied: from the skills folder, or from the built-in catalogue pinned in the
-/// install (so it fits the pinned base), never from a newer claw's catalogue.
+/// A skill not yet applied: from the skills folder (which shadows the built-in catalogue), or from
+/// the built-in catalogue pinned in the install (so it fits the pinned base), never from a newer claw's catalogue.
 fn load_new(catalog: &Catalog, material: &Material, name: &str) -> Result<Skill> {
-    if let Some(dir) = &catalog.dir {
-        return catalog::from_folder(dir, name);
+    if catalog.is_local(name) {
+        return catalog.load_over(&material.catalog, name);
     }
     let pinned = catalog::names_in(&material.catalog);
-    if !pinned.iter().any(|n| n == name) && catalog.names()?.iter().any(|n| n == name) {
+    if !pinned.iter().any(|n| n == name) && catalog.builtin_names()?.iter().any(|n| n == name) {
         bail!(
             "{name} is in this claw's catalogue but not in the one pinned in this install; run `claw update` first to bring this claw's base and catalogue"
         );
     }
-    catalog::from_catalog(&material.catalog, name)
+    catalog.load_over(&material.catalog, name)
 }
 
 pub fn remove(dir: &Path, names: &[String], args: ChangeArgs) -> Result<()> {

@@ -1,11 +1,12 @@
 //! `claw init DIR`: a new install, the base plus the default skills, as one commit.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use git2::{Repository, RepositoryInitOptions};
 
 use crate::capability::Report;
-use crate::catalog::{self, Catalog};
+use crate::catalog::{Catalog, Source};
 use crate::compose::{self, Selected};
 use crate::error::{Context, Result, bail};
 use crate::manifest::validate_name;
@@ -43,10 +44,7 @@ pub fn init(
         }
     }
     let vars = super::parse_vars(raw_vars, &names)?;
-    let load = |n: &String| match &catalog.dir {
-        Some(dir) => catalog::from_folder(dir, n),
-        None => catalog::from_catalog(&material.catalog, n),
-    };
+    let load = |n: &String| catalog.load_over(&material.catalog, n);
     let selected: Vec<Selected> = names.iter().map(|n| super::select(load(n)?, vars.get(n))).collect::<Result<_>>()?;
     let selected = compose::canonical_order(selected)?;
     let bare_tree = compose::pristine_tree(&material, name, &[])?;
@@ -56,7 +54,13 @@ pub fn init(
     let lock = lockfile::update(&bare_tree, &mut tree, parent, super::apply::catalogue_lock(&material, &selected))?;
     let report = Report::new(&material.base, &[], &selected, &bare_tree, &tree, &lock);
     let applied: Vec<&Selected> = selected.iter().collect();
-    report.check_allowed(&applied, allow_build_code)?;
+    let foreign = selected.iter().any(|s| s.skill.source != Source::Builtin);
+    let builtin_items = if foreign && !allow_build_code && !report.code_items().is_empty() {
+        builtin_code_items(&material, name, &selected, &bare_tree, parent)
+    } else {
+        BTreeSet::new()
+    };
+    report.check_allowed_beyond(&applied, allow_build_code, &builtin_items)?;
     super::confirm_untrusted(&applied, yes, || {
         eprint!("{}", report.text());
         Ok(())
@@ -88,6 +92,25 @@ pub fn init(
     );
     println!("Next: cd {} && git log -p, then see README.md and `claw skill list`.", dir.display());
     Ok(())
+}
+
+/// What runs code that the built-in skills of `selected` bring on their own: not held against
+/// the skills from elsewhere applied with them. Empty when they cannot be composed alone.
+fn builtin_code_items(
+    material: &Material,
+    name: &str,
+    selected: &[Selected],
+    bare: &crate::tree::Tree,
+    scratch: &Path,
+) -> BTreeSet<String> {
+    let builtin: Vec<Selected> = selected.iter().filter(|s| s.skill.source == Source::Builtin).cloned().collect();
+    let items = || -> Result<Vec<String>> {
+        let set = compose::canonical_order(builtin)?;
+        let mut tree = compose::pristine_tree(material, name, &set)?;
+        let lock = lockfile::update(bare, &mut tree, scratch)?;
+        Ok(Report::new(&material.base, &[], &set, bare, &tree, &lock).code_items())
+    };
+    items().map(|i| i.into_iter().collect()).unwrap_or_default()
 }
 
 fn build(root: &Path, tree: &crate::tree::Tree, message: &str, material: &Material, skills: &[Selected]) -> Result<()> {

@@ -5,7 +5,10 @@ mod diff;
 mod doctor;
 mod init;
 mod resolve;
+mod skill_capture;
+mod skill_check;
 mod skill_info;
+mod skill_new;
 mod status;
 mod update;
 
@@ -18,6 +21,8 @@ use crate::compose::{self, Selected};
 use crate::error::{Result, bail};
 use crate::tree::Tree;
 
+pub use skill_new::NewKind;
+
 pub fn run(cli: Cli) -> Result<()> {
     let catalog = Catalog::new(cli.skills.clone())?;
     let dir = cli.cwd.clone();
@@ -27,10 +32,20 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Skill(SkillCommand::List { json }) => skill_info::list(&catalog, &dir, json),
         Command::Skill(SkillCommand::Show { name }) => skill_info::show(&catalog, &name),
-        Command::Skill(SkillCommand::Apply { names, replace, change, vars, yes, allow_build_code }) => {
-            apply::apply(&catalog, &dir, &names, &replace, change, &vars, (yes, allow_build_code))
+        Command::Skill(SkillCommand::Apply { names, replace, change, vars, from, yes, allow_build_code }) => {
+            let how = apply::How { from: from.as_deref(), yes, allow_build_code };
+            apply::apply(&catalog, &dir, &names, &replace, change, &vars, how)
         }
         Command::Skill(SkillCommand::Remove { names, change }) => apply::remove(&dir, &names, change),
+        Command::Skill(SkillCommand::New { name, kind, dir: to }) => {
+            skill_new::new(&authoring_dir(&cli.cwd, to, &catalog), &name, kind)
+        }
+        Command::Skill(SkillCommand::Check { names, all, no_build, no_tests, json }) => {
+            skill_check::check(&catalog, &names, &skill_check::Options { all, json, no_build, no_tests })
+        }
+        Command::Skill(SkillCommand::Capture { name, dir: to, json }) => {
+            skill_capture::capture(&dir, &authoring_dir(&cli.cwd, to, &catalog), &name, json)
+        }
         Command::Status { json } => status::status(&catalog, &dir, json),
         Command::Update { names, change, yes, allow_build_code } => {
             update::update(&catalog, &dir, &names, change, (yes, allow_build_code))
@@ -39,6 +54,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Doctor => doctor::doctor(&dir),
         Command::Continue => resolve::continue_change(&dir),
         Command::Abort => resolve::abort(&dir),
+    }
+}
+
+/// Where `new` and `capture` write a skill: `--dir`, else the `--skills` folder, else ./skills.
+fn authoring_dir(cwd: &std::path::Path, dir: Option<std::path::PathBuf>, catalog: &Catalog) -> std::path::PathBuf {
+    let relative = |path: std::path::PathBuf| if cwd == std::path::Path::new(".") { path } else { cwd.join(path) };
+    match (dir, &catalog.dir) {
+        (Some(dir), _) => relative(dir),
+        (None, Some(skills)) => skills.clone(),
+        (None, None) => relative("skills".into()),
     }
 }
 

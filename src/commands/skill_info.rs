@@ -23,6 +23,10 @@ struct Listed {
     crates: Vec<String>,
     requires: Vec<String>,
     conflicts: Vec<String>,
+    /// `builtin`, or `local` (from --skills DIR).
+    source: &'static str,
+    /// A local skill with the name of a built-in one, which it shadows.
+    shadows_builtin: bool,
     /// Why the skill cannot be loaded, if it cannot.
     error: Option<String>,
 }
@@ -30,7 +34,11 @@ struct Listed {
 pub fn list(catalog: &Catalog, dir: &Path, json: bool) -> Result<()> {
     let applied = applied_here(dir);
     let mut rows = Vec::new();
+    let builtin = catalog.builtin_names()?;
     for name in catalog.names()? {
+        let local = catalog.is_local(&name);
+        let source = if local { "local" } else { "builtin" };
+        let shadows_builtin = local && builtin.contains(&name);
         let applied_version = applied.as_ref().and_then(|r| r.skill(&name)).map(|s| s.version.clone());
         rows.push(match catalog.load(&name) {
             Ok(skill) => {
@@ -46,6 +54,8 @@ pub fn list(catalog: &Catalog, dir: &Path, json: bool) -> Result<()> {
                     crates: m.cargo.values().flat_map(|deps| deps.keys().cloned()).collect(),
                     requires: m.requires,
                     conflicts: m.conflicts,
+                    source,
+                    shadows_builtin,
                     error: None,
                 }
             }
@@ -60,6 +70,8 @@ pub fn list(catalog: &Catalog, dir: &Path, json: bool) -> Result<()> {
                 crates: vec![],
                 requires: vec![],
                 conflicts: vec![],
+                source,
+                shadows_builtin,
                 error: Some(e.message),
             },
         });
@@ -84,6 +96,11 @@ pub fn list(catalog: &Catalog, dir: &Path, json: bool) -> Result<()> {
                     kind,
                     r.summary.as_deref().unwrap_or("")
                 );
+                if r.shadows_builtin {
+                    println!("    local: from the skills folder, shadowing the built-in {}", r.name);
+                } else if r.source == "local" {
+                    println!("    local: from the skills folder");
+                }
                 let env: Vec<&str> = r.env.iter().map(|e| e.name.as_str()).collect();
                 if !env.is_empty() || !r.crates.is_empty() {
                     println!(

@@ -56,7 +56,8 @@ pub fn available(catalog: &Catalog, record: &InstallRecord, only: &[String]) -> 
                 }
                 catalog::from_catalog(&catalog_tree, &r.name)
             }
-            Source::Builtin => continue,
+            // Pinned to a commit: only `claw skill apply NAME --from URL@COMMIT` moves it.
+            Source::Builtin | Source::Git => continue,
             Source::Local => match &catalog.dir {
                 Some(dir) if dir.join(&r.name).exists() => catalog::from_folder(dir, &r.name),
                 _ => {
