@@ -71,8 +71,9 @@ async fn serve(mut config: Config, key: String) -> Result<(), String> {
     ownership::narrow(&data_dir, 0o700);
     ownership::narrow(&data_dir.join("claw.db"), 0o600);
     let store = Store::open(&data_dir.join("claw.db"))?;
-    let agent_env =
+    let mut agent_env =
         vec![format!("CLAW_ASSISTANT_NAME={}", config.assistant_name), format!("CLAW_MODEL={}", config.model.name)];
+    agent_env.extend(config::agent_env());
     let runner = runner::Runner::connect(config.container.clone(), &data_dir, agent_env).await?;
     let orphans = runner.remove_orphans().await?;
     if orphans > 0 {
