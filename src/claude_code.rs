@@ -85,7 +85,10 @@ pub fn add(material: &Material, install_name: &str, skills: &[Selected], tree: &
     let workflows = std::iter::once((CLAW, claw_description.as_str())).chain(WORKFLOWS.iter().copied());
     for (name, description) in workflows {
         let body = render_template(&material.templates, &format!("claude/{name}.md.j2"), &ctx)?;
-        tree.insert(format!(".claude/skills/{name}/SKILL.md"), Entry::file(claude_skill::skill_md(name, description, &body)?));
+        tree.insert(
+            format!(".claude/skills/{name}/SKILL.md"),
+            Entry::file(claude_skill::skill_md(name, description, &body)?),
+        );
     }
     for (s, value) in skills.iter().zip(&applied) {
         let m = &s.skill.manifest;
@@ -131,7 +134,9 @@ fn apply_command(skill: &Skill, applied: &[Selected]) -> String {
     words.push(m.name.clone());
     for s in applied {
         let theirs = &s.skill.manifest.conflicts;
-        if (m.conflicts.contains(&s.name().to_string()) || theirs.contains(&m.name)) && !m.replaces.contains(&s.name().to_string()) {
+        if (m.conflicts.contains(&s.name().to_string()) || theirs.contains(&m.name))
+            && !m.replaces.contains(&s.name().to_string())
+        {
             words.push(format!("--replace {}", s.name()));
         }
     }

@@ -24,8 +24,12 @@ pub fn keep_edit(skill: &Skill, edit: &Edit) -> Result<bool> {
         ),
         CONFIG_KEYS => match key_name(&edit.add) {
             Some(name) if skill.manifest.env.iter().any(|e| e.name == name) => Ok(false),
-            Some(name) => bail!("edit at slot {CONFIG_KEYS}: declare {name} in [[env]]; claw writes its Key from there"),
-            None => bail!("edit at slot {CONFIG_KEYS}: expected `Key {{ name: \"NAME\", .. }}`; better, declare the key in [[env]]"),
+            Some(name) => {
+                bail!("edit at slot {CONFIG_KEYS}: declare {name} in [[env]]; claw writes its Key from there")
+            }
+            None => bail!(
+                "edit at slot {CONFIG_KEYS}: expected `Key {{ name: \"NAME\", .. }}`; better, declare the key in [[env]]"
+            ),
         },
         _ => Ok(true),
     }
@@ -39,7 +43,10 @@ pub fn add(base: &Base, skill: &Skill, tree: &mut Tree) -> Result<()> {
         let text = tree.text(file).with_context(|| format!("{file} is missing or not UTF-8"))?;
         let agent_keys = agent_keys(base, tree)?;
         if env.to_agent() && (looks_secret(&env.name) || declares(text, &env.name)) {
-            bail!("[[env]] {}: another skill or the base holds this key in the host; it cannot go to an agent", env.name);
+            bail!(
+                "[[env]] {}: another skill or the base holds this key in the host; it cannot go to an agent",
+                env.name
+            );
         }
         if agent_keys.iter().any(|k| *k == env.name) && !env.to_agent() {
             bail!("[[env]] {}: another skill passes this key to agents; it cannot be a host-only key too", env.name);
@@ -48,7 +55,8 @@ pub fn add(base: &Base, skill: &Skill, tree: &mut Tree) -> Result<()> {
             // A channel checks its keys when it opens, so a channel left out of `channels` needs none.
             let required = env.required && m.kind != Kind::Channel;
             let line = format!("Key {{ name: {:?}, doc: {:?}, required: {required} }}", env.name, env.doc);
-            let out = rust_edit::add_list_element(file, text, item, &line).with_context(|| format!("[[env]] {}", env.name))?;
+            let out = rust_edit::add_list_element(file, text, item, &line)
+                .with_context(|| format!("[[env]] {}", env.name))?;
             tree.set_text(file, out);
         }
         if env.to_agent() && !agent_keys.iter().any(|k| *k == env.name) {

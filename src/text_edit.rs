@@ -65,7 +65,10 @@ mod tests {
             to: Default::default(),
             secret: true,
         };
-        assert_eq!(add_env_block("X=1\n", "telegram", &[var("")]), "X=1\n\n# telegram\n# Bot token (required)\nTOKEN=\n");
+        assert_eq!(
+            add_env_block("X=1\n", "telegram", &[var("")]),
+            "X=1\n\n# telegram\n# Bot token (required)\nTOKEN=\n"
+        );
         assert_eq!(add_env_block("TOKEN=\n", "telegram", &[var("")]), "TOKEN=\n");
         // An example is a comment, never a value that a copied .env would start with.
         let out = add_env_block("", "t", &[var("123:abc")]);

@@ -107,10 +107,19 @@ fn every_catalogue_skill_not_applied_has_an_add_skill_naming_its_apply_command_a
     for skill in catalogue() {
         let md = read(&install, &format!(".claude/skills/add-{skill}/SKILL.md"));
         assert!(md.contains(&format!("    claw skill apply {skill}\n")), "add-{skill} names its command:\n{md}");
-        for step in ["claw skill list", &format!("claw skill show {skill}"), "--dry-run", "doctor", &format!("claw skill remove {skill}")] {
+        for step in [
+            "claw skill list",
+            &format!("claw skill show {skill}"),
+            "--dry-run",
+            "doctor",
+            &format!("claw skill remove {skill}"),
+        ] {
             assert!(md.contains(step), "add-{skill} has the step {step:?}:\n{md}");
         }
-        assert!(md.contains("Never ask for a token") || env_keys(&skill).is_empty(), "add-{skill}: secrets are never asked for in chat");
+        assert!(
+            md.contains("Never ask for a token") || env_keys(&skill).is_empty(),
+            "add-{skill}: secrets are never asked for in chat"
+        );
         for key in env_keys(&skill) {
             assert!(md.contains(&format!("`{key}`")), "add-{skill} names the key {key}:\n{md}");
         }
@@ -119,7 +128,10 @@ fn every_catalogue_skill_not_applied_has_an_add_skill_naming_its_apply_command_a
     for rule in ["Never hand a key to a container", "Never widen the sandbox", "Never commit `.env`"] {
         assert!(claude.contains(rule), "CLAUDE.md states the rule {rule:?}");
     }
-    assert_eq!(read(&install, "SKILLS.md"), std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("SKILLS.md")).unwrap());
+    assert_eq!(
+        read(&install, "SKILLS.md"),
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("SKILLS.md")).unwrap()
+    );
     // The generic skill names only what the catalogue holds.
     let claw = read(&install, ".claude/skills/claw/SKILL.md");
     let description = claw.lines().find(|l| l.starts_with("description:")).unwrap();
@@ -127,7 +139,10 @@ fn every_catalogue_skill_not_applied_has_an_add_skill_naming_its_apply_command_a
         assert!(description.contains(&skill), "{description}");
     }
     for absent in ["Slack", "Gmail", "slack", "gmail"] {
-        assert!(catalogue().iter().any(|c| c == &absent.to_lowercase()) || !description.contains(absent), "{description}");
+        assert!(
+            catalogue().iter().any(|c| c == &absent.to_lowercase()) || !description.contains(absent),
+            "{description}"
+        );
     }
 }
 

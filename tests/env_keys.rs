@@ -12,7 +12,8 @@ use support::*;
 fn skill(root: &Path, name: &str, kind: &str, extra: &str) -> PathBuf {
     let dir = root.join("my-skills").join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let manifest = format!("name = \"{name}\"\nversion = \"1.0.0\"\nsummary = \"A test skill\"\nkind = \"{kind}\"\n\n{extra}");
+    let manifest =
+        format!("name = \"{name}\"\nversion = \"1.0.0\"\nsummary = \"A test skill\"\nkind = \"{kind}\"\n\n{extra}");
     std::fs::write(dir.join("skill.toml"), manifest).unwrap();
     std::fs::write(dir.join("SKILL.md"), "# test\n").unwrap();
     root.join("my-skills")
@@ -60,11 +61,17 @@ fn a_non_secret_agent_key_reaches_the_agent_list_and_a_config_key_is_generated()
     let out = apply(&dir, &skills, "search");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let config = read(&dir, "src/config.rs");
-    assert!(config.contains("Key { name: \"SEARCH_REGION\", doc: \"Region the search tool uses\", required: true }"), "{config}");
+    assert!(
+        config.contains("Key { name: \"SEARCH_REGION\", doc: \"Region the search tool uses\", required: true }"),
+        "{config}"
+    );
     let agent = config.split("pub const AGENT_KEYS").nth(1).unwrap();
     assert!(agent.starts_with(": &[&str] = &[\n    \"SEARCH_REGION\",\n];"), "{agent}");
     let example = read(&dir, ".env.example");
-    assert!(example.contains("passed to agent containers") && example.contains("# e.g. SEARCH_REGION=eu\nSEARCH_REGION=\n"), "{example}");
+    assert!(
+        example.contains("passed to agent containers") && example.contains("# e.g. SEARCH_REGION=eu\nSEARCH_REGION=\n"),
+        "{example}"
+    );
     let md = read(&dir, ".claude/skills/search/SKILL.md");
     assert!(md.contains("`SEARCH_REGION`"), "{md}");
     // Removing it is the exact inverse.

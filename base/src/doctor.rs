@@ -14,7 +14,8 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
         }
     };
     let config = Config::load(config_path);
-    check("configuration", config.as_ref().map(|_| format!("{} parsed", config_path.display())).map_err(Clone::clone));
+    let found = if config_path.exists() { "parsed" } else { "absent: the defaults apply" };
+    check("configuration", config.as_ref().map(|_| format!("{} {found}", config_path.display())).map_err(Clone::clone));
     let config = config.unwrap_or_default();
     check(
         "credentials",
@@ -23,8 +24,15 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
             missing => Err(format!("{} not set; add them to .env", missing.join(", "))),
         },
     );
+    check("model API", reachable(&config.model.upstream).await);
     let docker = match bollard::Docker::connect_with_local_defaults() {
-        Ok(d) => d.negotiate_version().await.map_err(|e| format!("not reachable: {e}; is the Docker engine running?")),
+        Ok(d) => d.negotiate_version().await.map_err(|e| match e.to_string() {
+            e if e.to_lowercase().contains("permission denied") => format!(
+                "the Docker socket is not open to this user ({e}); add the user to the docker group \
+                 (sudo usermod -aG docker $USER, then log in again) or run rootless Docker"
+            ),
+            e => format!("not reachable: {e}; is the Docker engine running?"),
+        }),
         Err(e) => Err(e.to_string()),
     };
     match docker {
@@ -74,6 +82,17 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
         return Err(format!("{failed} check(s) failed"));
     }
     Ok(())
+}
+
+/// Whether the model API answers at all (any HTTP status will do; no key is sent), within a
+/// short timeout, through the configured upstream.
+async fn reachable(upstream: &str) -> Result<String, String> {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5));
+    let client = client.redirect(reqwest::redirect::Policy::none()).build().map_err(|e| e.to_string())?;
+    match client.head(upstream).send().await {
+        Ok(r) => Ok(format!("{upstream} answers (HTTP {})", r.status().as_u16())),
+        Err(e) => Err(format!("{upstream} did not answer within 5 s ({e}); check the network or [model] upstream")),
+    }
 }
 
 /// What only the host (and a group's own container) may open, with the widest mode allowed.

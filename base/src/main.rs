@@ -14,6 +14,8 @@ use claw_host::config::{self, Config};
 use claw_host::store::{Group, Store};
 use claw_host::{channels, doctor, host, ownership, proxy, runner, scheduler, service};
 
+const USAGE: &str = "usage: claw-host run | register JID NAME FOLDER [--main] [--no-trigger] | doctor | service systemd|launchd";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     claw_host::ownership::restrict_process();
@@ -26,7 +28,8 @@ fn main() {
         Some("register") => register(&config_path, &args[1..]),
         Some("doctor") => runtime().and_then(|rt| rt.block_on(doctor::doctor(&config_path))),
         Some("service") => service::print(args.get(1).map(String::as_str).unwrap_or("")),
-        _ => Err("usage: claw-host run | register JID NAME FOLDER [--main] [--no-trigger] | doctor | service systemd|launchd".into()),
+        Some("help" | "--help" | "-h") => Ok(println!("{USAGE}")),
+        _ => Err(USAGE.into()),
     };
     if let Err(e) = result {
         eprintln!("claw-host: {e}");

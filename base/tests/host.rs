@@ -217,7 +217,7 @@ fn doctor_reports_each_check_and_fails_on_missing_credentials() {
     assert!(out.status.success(), "{text}");
     let image = format!("ok    image: {} present", image());
     for check in
-        ["ok    configuration", "ok    credentials", "ok    docker", &image, "ok    groups: 1 registered", "ok    disk"]
+        ["ok    configuration: claw.toml parsed", "ok    credentials", "ok    model API", "ok    docker", &image, "ok    groups: 1 registered", "ok    disk"]
     {
         assert!(text.contains(check), "{check:?} missing in:\n{text}");
     }

@@ -86,8 +86,27 @@ pub fn init(
         material.base.manifest.version,
         crate::manifest::list_or_none(&skills)
     );
-    println!("Next: cd {} && git log -p, then see README.md and `claw skill list`.", dir.display());
+    print!("{}", next_steps(dir, &selected));
     Ok(())
+}
+
+/// What to do after `init`, in order, with each applied skill's own setup.
+fn next_steps(dir: &Path, selected: &[Selected]) -> String {
+    let mut out = format!(
+        "\nNext steps:\n  cd {}\n  cp .env.example .env && chmod 600 .env   # then write ANTHROPIC_API_KEY (and the skills' keys) into .env\n  \
+         bash container/build.sh                  # the agent image\n  \
+         cargo run --release --locked -- register cli:local terminal main --main\n  \
+         cargo run --release --locked -- doctor   # Docker, image, keys, the model API, groups, channels\n  \
+         cargo run --release --locked -- run\n",
+        dir.display()
+    );
+    for s in selected {
+        let keys: Vec<&str> = s.skill.manifest.env.iter().map(|e| e.name.as_str()).collect();
+        let keys = if keys.is_empty() { String::new() } else { format!(" (keys: {})", keys.join(", ")) };
+        out.push_str(&format!("  {}: set it up as .claude/skills/{}/SKILL.md says{keys}\n", s.name(), s.name()));
+    }
+    out.push_str("No API key yet? README.md, \"Try it without an API key\". Review what was generated: git log -p\n");
+    out
 }
 
 fn build(root: &Path, tree: &crate::tree::Tree, message: &str, material: &Material, skills: &[Selected]) -> Result<()> {
