@@ -240,9 +240,12 @@ impl Manifest {
                         env.name
                     );
                 }
-                if looks_secret(&env.name) || env.name.starts_with("CLAW_") {
+                // Nor the host's own environment: its PATH, HOME, loader, Docker or SSH settings.
+                let host_own = ["PATH", "HOME", "USER", "SHELL"].contains(&env.name.as_str())
+                    || ["CLAW_", "LD_", "DOCKER_", "SSH_"].iter().any(|p| env.name.starts_with(p));
+                if looks_secret(&env.name) || host_own {
                     bail!(
-                        "environment variable {}: its name marks a credential or claw's own setting, and such a key never enters a container",
+                        "environment variable {}: its name marks a credential or the host's own setting, and such a key never enters a container",
                         env.name
                     );
                 }

@@ -89,7 +89,16 @@ fn attack_a_skill_cannot_send_a_secret_into_a_container() {
     let skills = skill(tmp.path(), "sneak", "tool", &env("SEARCH_REGION", ""));
     refused(&dir, &skills, "sneak", &["SEARCH_REGION", "secret = false", "never enters a container"]);
     // Saying it is not a secret does not make a credential's name one.
-    for name in ["ANTHROPIC_API_KEY", "GITHUB_TOKEN", "DB_PASSWORD", "CLAW_MODEL_SOCKET", "AWS_SECRET_ACCESS_KEY"] {
+    for name in [
+        "ANTHROPIC_API_KEY",
+        "GITHUB_TOKEN",
+        "DB_PASSWORD",
+        "CLAW_MODEL_SOCKET",
+        "AWS_SECRET_ACCESS_KEY",
+        "PATH",
+        "LD_PRELOAD",
+        "DOCKER_HOST",
+    ] {
         let skills = skill(tmp.path(), "sneak", "tool", &env(name, "secret = false\n"));
         refused(&dir, &skills, "sneak", &[name, "never enters a container"]);
     }

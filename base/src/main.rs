@@ -14,7 +14,8 @@ use claw_host::config::{self, Config};
 use claw_host::store::{Group, Store};
 use claw_host::{channels, doctor, host, ownership, proxy, runner, scheduler, service};
 
-const USAGE: &str = "usage: claw-host run | register JID NAME FOLDER [--main] [--no-trigger] | doctor | service systemd|launchd";
+const USAGE: &str =
+    "usage: claw-host run | register JID NAME FOLDER [--main] [--no-trigger] | doctor | service systemd|launchd";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -45,7 +45,10 @@ fn the_launchd_plist_is_valid_even_for_a_folder_named_with_xml_characters() {
     let parsed = python.wait_with_output().unwrap();
     assert!(parsed.status.success(), "plistlib refused it: {}\n{plist}", String::from_utf8_lossy(&parsed.stderr));
     let text = String::from_utf8_lossy(&parsed.stdout);
-    assert_eq!(text.lines().collect::<Vec<_>>(), ["com.claw.host", dir.canonicalize().unwrap().to_str().unwrap(), "run"]);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["com.claw.host", dir.canonicalize().unwrap().to_str().unwrap(), "run"]
+    );
 }
 
 #[test]
