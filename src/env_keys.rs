@@ -48,7 +48,7 @@ pub fn add(base: &Base, skill: &Skill, tree: &mut Tree) -> Result<()> {
                 env.name
             );
         }
-        if agent_keys.iter().any(|k| *k == env.name) && !env.to_agent() {
+        if agent_keys.contains(&env.name) && !env.to_agent() {
             bail!("[[env]] {}: another skill passes this key to agents; it cannot be a host-only key too", env.name);
         }
         if !declares(text, &env.name) {
@@ -59,7 +59,7 @@ pub fn add(base: &Base, skill: &Skill, tree: &mut Tree) -> Result<()> {
                 .with_context(|| format!("[[env]] {}", env.name))?;
             tree.set_text(file, out);
         }
-        if env.to_agent() && !agent_keys.iter().any(|k| *k == env.name) {
+        if env.to_agent() && !agent_keys.contains(&env.name) {
             let (file, item) = list_slot(base, AGENT_KEYS).with_context(|| {
                 format!("[[env]] {} goes to agents, but this install's base has no {AGENT_KEYS} slot (run claw update first)", env.name)
             })?;
