@@ -1,4 +1,4 @@
-//! Build script: embeds `base/`, `skills/` and `templates/` into the binary, so an installed `claw` works from
+//! Build script: embeds `base/`, `skills/` and `templates/` (with `SKILLS.md`) into the binary, so an installed `claw` works from
 //! any directory. Build outputs (`target/`) are not part of the product; `base/Cargo.lock` is (an
 //! install starts from the crate versions the base was tested with). It also writes the git tree id
 //! of every embedded folder, so comparing the binary's material with an install's pinned tree ids
@@ -19,6 +19,9 @@ fn main() {
         println!("cargo:rerun-if-changed={root}");
         collect(&manifest_dir, &manifest_dir.join(root), &mut files);
     }
+    // SKILLS.md, the skill format, goes into every install: it is embedded with the templates.
+    println!("cargo:rerun-if-changed=SKILLS.md");
+    files.push(("templates/SKILLS.md".into(), manifest_dir.join("SKILLS.md").to_string_lossy().into_owned(), false));
     files.sort();
     let mut out = String::from(
         "/// Every embedded file: (path relative to the repository, contents, executable).\npub static FILES: &[(&str, &[u8], bool)] = &[\n",

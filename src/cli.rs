@@ -86,10 +86,18 @@ pub enum Command {
         allow_build_code: bool,
     },
     /// Show your customisations: the work tree against the generated (pristine) tree.
-    Diff,
-    /// Check that the install can run: Docker, the agent image, credentials, groups, disk space
-    /// (builds the install's host and runs its `doctor`).
-    Doctor,
+    Diff {
+        /// Print a summary as JSON: each changed file with its status and line counts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the install can run: Docker, the agent image, credentials, the model API,
+    /// groups, disk space (builds the install's host and runs its `doctor`).
+    Doctor {
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Commit a change stopped on conflicts, once every conflict marker is resolved.
     Continue,
     /// Drop a change stopped on conflicts and restore the last commit.
@@ -104,7 +112,11 @@ pub enum SkillCommand {
         json: bool,
     },
     /// Everything about one skill: variables, environment, edits, dependencies, instructions.
-    Show { name: String },
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply skills to this install, as one commit.
     #[command(
         after_help = "Examples:\n  claw skill apply telegram\n  claw skill apply telegram --replace whatsapp --dry-run\n  claw skill apply telegram --replace whatsapp\n\nFrom a git repository, pinned to a commit (recorded in .claw/install.toml):\n  claw skill apply NAME --from /srv/skills.git@FULL_COMMIT_ID --dry-run"
@@ -202,6 +214,9 @@ pub struct ChangeArgs {
     /// Allow uncommitted changes in paths the change does not touch.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Print the outcome as JSON (with --dry-run: the capability report, the diff and its files).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -16,7 +16,7 @@ use crate::manifest::VarType;
 use crate::render::{self, Escape};
 use crate::sources::Material;
 use crate::tree::{Entry, Tree};
-use crate::{claude_skill, relpath, rust_edit, text_edit};
+use crate::{claude_code, env_keys, relpath, rust_edit, text_edit};
 
 /// A skill chosen for the install, with its resolved variables.
 #[derive(Debug, Clone)]
@@ -147,6 +147,9 @@ fn apply_skill(
         tree.insert(path, Entry { data, mode: entry.mode });
     }
     for edit in &skill.manifest.edits {
+        if !env_keys::keep_edit(skill, edit)? {
+            continue;
+        }
         let slot = base.slot(&edit.slot)?;
         let escape = match slot {
             Slot::RustList { .. } | Slot::RustItems { .. } => Escape::Rust,
@@ -171,6 +174,7 @@ fn apply_skill(
         .with_context(|| format!("edit at slot {}", edit.slot))?;
         tree.set_text(file, out);
     }
+    env_keys::add(base, skill, tree)?;
     for (slot_name, deps) in &skill.manifest.cargo {
         base.slot(slot_name)?;
         for (krate, dep) in deps {
@@ -207,14 +211,13 @@ pub fn skill_context(install_name: &str, selected: &Selected) -> Value {
     }
 }
 
-/// The files claw itself writes into every install: the install record, CLAUDE.md and the
-/// Claude Code skills that drive claw.
+/// The files claw itself writes into every install: the install record, then CLAUDE.md,
+/// SKILLS.md and the Claude Code skills (`claude_code`).
 fn add_generated_files(material: &Material, install_name: &str, skills: &[Selected], tree: &mut Tree) -> Result<()> {
-    let base = &material.base;
     let record = InstallRecord {
         name: install_name.to_string(),
         generator: material.generator.clone(),
-        base: base.manifest.version.to_string(),
+        base: material.base.manifest.version.to_string(),
         sources: material.pins.clone(),
         skills: skills
             .iter()
@@ -230,47 +233,8 @@ fn add_generated_files(material: &Material, install_name: &str, skills: &[Select
             .collect(),
     };
     tree.insert(RECORD_PATH, Entry::file(record.render()?));
-    let skill_list: Vec<Value> = skills
-        .iter()
-        .map(|s| {
-            let m = &s.skill.manifest;
-            let env: Vec<Value> = m.env.iter().map(|e| minijinja::context! { name => &e.name, doc => &e.doc, required => e.required }).collect();
-            let kind = m.kind.to_string();
-            minijinja::context! { name => &m.name, version => m.version.to_string(), summary => &m.summary, kind => kind, env => env, verify => &m.verify, instructions => &s.skill.instructions }
-        })
-        .collect();
-    let slots: Vec<Value> = base.manifest.slots.iter().map(|(name, slot)| minijinja::context! { name => name, kind => slot.kind(), file => slot.file(), doc => slot.doc() }).collect();
-    let ctx = minijinja::context! { install => minijinja::context! { name => install_name }, base => minijinja::context! { version => base.manifest.version.to_string() }, skills => &skill_list, slots => &slots };
-    tree.insert("CLAUDE.md", Entry::file(render_template(&material.templates, "CLAUDE.md.j2", &ctx)?));
-    for (name, description) in [("claw", CLAW_DESCRIPTION), ("customize", CUSTOMIZE_DESCRIPTION)] {
-        let body = render_template(&material.templates, &format!("claude/{name}.md.j2"), &ctx)?;
-        tree.insert(
-            format!(".claude/skills/{name}/SKILL.md"),
-            Entry::file(claude_skill::skill_md(name, description, &body)?),
-        );
-    }
-    for (s, value) in skills.iter().zip(&skill_list) {
-        let m = &s.skill.manifest;
-        if GENERATED_SKILLS.contains(&m.name.as_str()) {
-            bail!("skill {}: the name is taken by claw's own Claude Code skill; rename the skill", m.name);
-        }
-        let ctx = minijinja::context! { install => minijinja::context! { name => install_name }, skill => value };
-        let body = render_template(&material.templates, "claude/skill.md.j2", &ctx)?;
-        let md = claude_skill::skill_md(&m.name, &m.claude_description(), &body)
-            .with_context(|| format!("skill {}: its Claude Code skill", m.name))?;
-        tree.insert(format!(".claude/skills/{}/SKILL.md", m.name), Entry::file(md));
-    }
-    Ok(())
+    claude_code::add(material, install_name, skills, tree)
 }
-
-/// The Claude Code skills claw writes into every install besides one per applied skill.
-const GENERATED_SKILLS: [&str; 2] = ["claw", "customize"];
-
-const CLAW_DESCRIPTION: &str = "Use when the person asks to add, remove, swap or update a capability of this install \
-    (a chat channel such as Telegram or WhatsApp, a tool, a model provider), or asks what claw can add.";
-
-const CUSTOMIZE_DESCRIPTION: &str = "Use when the person wants a bespoke change to this install that survives later \
-    claw changes, or wants to turn a change of their own into a reusable skill.";
 
 /// Renders one of claw's templates (`templates/`, as pinned in the install).
 pub fn render_template(templates: &Tree, name: &str, ctx: &Value) -> Result<String> {

@@ -22,6 +22,15 @@ pub fn tree_under(prefix: &str) -> Result<Tree> {
         if root.is_dir() {
             read_folder(&root, &root, &mut tree).with_context(|| format!("CLAW_BUILTIN_DIR {}", dir.display()))?;
         }
+        // SKILLS.md rides with the templates (build.rs): the folder's own, else this claw's.
+        if prefix == "templates/" && !tree.contains("SKILLS.md") {
+            let data = std::fs::read(dir.join("SKILLS.md")).ok().or_else(|| {
+                files::FILES.iter().find(|(p, ..)| *p == "templates/SKILLS.md").map(|(_, d, _)| d.to_vec())
+            });
+            if let Some(data) = data {
+                tree.insert("SKILLS.md", Entry { data, mode: Mode::File });
+            }
+        }
         return Ok(tree);
     }
     let mut tree = Tree::new();

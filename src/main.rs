@@ -7,11 +7,13 @@ mod cargo_edit;
 mod catalog;
 mod catalogue_lock;
 mod change;
+mod claude_code;
 mod claude_skill;
 mod cli;
 mod commands;
 mod compose;
 mod embedded;
+mod env_keys;
 mod error;
 mod follow_head;
 mod git_locks;
@@ -23,6 +25,7 @@ mod lock;
 mod lockfile;
 mod manifest;
 mod merge;
+mod pager;
 mod pending;
 mod relpath;
 mod render;
@@ -40,6 +43,16 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // `println!` panics when its reader has gone (`claw status | head -1`): that is the person
+    // cutting the output short, not a failure, so it ends quietly with success.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.payload().downcast_ref::<String>().map(String::as_str).unwrap_or_default();
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -103,8 +103,43 @@ pub struct EnvVar {
     pub doc: String,
     #[serde(default)]
     pub required: bool,
+    /// Shown in `.env.example` as a commented hint, never as a value.
     #[serde(default)]
     pub example: String,
+    /// Who reads it: the host (default), or also every agent container.
+    #[serde(default)]
+    pub to: EnvTarget,
+    /// A secret stays in the host; only `secret = false` may go to an agent. Secret unless said.
+    #[serde(default = "yes")]
+    pub secret: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where an environment key's value goes.
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvTarget {
+    /// The host process only.
+    #[default]
+    Host,
+    /// The host and, through the host's generated list of agent keys, every agent container.
+    Agent,
+}
+
+impl EnvVar {
+    pub fn to_agent(&self) -> bool {
+        self.to == EnvTarget::Agent
+    }
+}
+
+/// Whether a key's name says it holds a credential; such a key never goes to an agent, whatever
+/// its declaration says.
+pub fn looks_secret(name: &str) -> bool {
+    const MARKS: [&str; 7] = ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH"];
+    name.split('_').any(|word| MARKS.iter().any(|m| word.starts_with(m)))
 }
 
 /// One registration at a slot the base declares. `add` is a Rust item, a Rust expression or a
@@ -197,6 +232,29 @@ impl Manifest {
             }
             if !crate::sanitize::is_one_line(&env.doc) || !crate::sanitize::is_one_line(&env.example) {
                 bail!("environment variable {}: doc and example must be one line", env.name);
+            }
+            if env.to_agent() {
+                if env.secret {
+                    bail!(
+                        "environment variable {}: to = \"agent\" needs secret = false; a secret never enters a container (secrets go through the host's proxy)",
+                        env.name
+                    );
+                }
+                // Nor the host's own environment: its PATH, HOME, loader, Docker or SSH settings.
+                let host_own = ["PATH", "HOME", "USER", "SHELL"].contains(&env.name.as_str())
+                    || ["CLAW_", "LD_", "DOCKER_", "SSH_"].iter().any(|p| env.name.starts_with(p));
+                if looks_secret(&env.name) || host_own {
+                    bail!(
+                        "environment variable {}: its name marks a credential or the host's own setting, and such a key never enters a container",
+                        env.name
+                    );
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for env in &self.env {
+            if !seen.insert(&env.name) {
+                bail!("environment variable {} is declared twice in [[env]]", env.name);
             }
         }
         for edit in &self.edits {

@@ -106,7 +106,7 @@ pub fn render_as(name: &str, source: &str, context: &Value, escape: Escape) -> R
     let out = env
         .template_from_named_str(name, source)
         .and_then(|t| t.render(context))
-        .map_err(|e| crate::error::Error::new(describe(name, &e)))?;
+        .map_err(|e| crate::error::Error::new(describe(name, source, &e)))?;
     if out.len() > MAX_OUTPUT {
         bail!("template {name} renders to {} bytes, over the {MAX_OUTPUT}-byte limit", out.len());
     }
@@ -122,7 +122,7 @@ pub fn render_if_templated(name: &str, text: &str, context: &Value, escape: Esca
     }
 }
 
-fn describe(name: &str, e: &minijinja::Error) -> String {
+fn describe(name: &str, source: &str, e: &minijinja::Error) -> String {
     let mut msg = format!("template {name}");
     if let Some(line) = e.line() {
         msg.push_str(&format!(" line {line}"));
@@ -130,6 +130,15 @@ fn describe(name: &str, e: &minijinja::Error) -> String {
     msg.push_str(&format!(": {}", e.kind()));
     if let Some(detail) = e.detail() {
         msg.push_str(&format!(" ({detail})"));
+    }
+    // `{{`/`}}` are also Rust's escaped braces (`format!("{{}}")`) and a nested block's
+    // braces: say so, rather than leave "undefined value" to puzzle over.
+    let text = e.line().and_then(|n| source.lines().nth(n.saturating_sub(1))).unwrap_or_default();
+    if text.contains("{{") || text.contains("}}") {
+        msg.push_str(&format!(
+            ": the line holds `{{{{` or `}}}}`, which start and end a template value; for braces meant as code, wrap the lines in {{% raw %}} ... {{% endraw %}} or write {{{{ \"{{{{\" }}}}: {:?}",
+            text.trim()
+        ));
     }
     msg
 }
@@ -165,6 +174,16 @@ mod tests {
         let json = render("a.json.j2", "{\"s\": {{ vars.s }}}", &ctx).unwrap();
         assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap()["s"], evil);
         assert_eq!(render("a.md.j2", "{{ vars.s }} {{ vars.s | rust }}", &ctx).unwrap(), format!("{evil} {evil:?}"));
+    }
+
+    #[test]
+    fn double_braces_meant_as_rust_get_an_error_naming_the_file_line_and_the_way_out() {
+        let ctx = minijinja::context! {};
+        let src = "fn f() -> String {\n    format!(\"{{}}\", 1)\n}\n";
+        let err = render("files/src/x.rs.j2", src, &ctx).unwrap_err().message;
+        assert!(err.contains("files/src/x.rs.j2 line 2") && err.contains("{% raw %}"), "{err}");
+        let raw = "{% raw %}format!(\"{{}}\", 1){% endraw %}\n";
+        assert_eq!(render("x.rs.j2", raw, &ctx).unwrap(), "format!(\"{{}}\", 1)\n");
     }
 
     #[test]

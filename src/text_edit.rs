@@ -30,9 +30,16 @@ pub fn add_env_block(text: &str, skill: &str, vars: &[EnvVar]) -> String {
         out.push('\n');
     }
     out.push_str(&format!("\n# {skill}\n"));
+    // Values stay empty: a placeholder that looks real would be copied into .env and refused
+    // at run time; the example is a comment.
     for var in fresh {
         let need = if var.required { "required" } else { "optional" };
-        out.push_str(&format!("# {} ({need})\n{}={}\n", var.doc, var.name, var.example));
+        let to = if var.to_agent() { ", passed to agent containers" } else { "" };
+        out.push_str(&format!("# {} ({need}{to})\n", var.doc));
+        if !var.example.is_empty() {
+            out.push_str(&format!("# e.g. {}={}\n", var.name, var.example));
+        }
+        out.push_str(&format!("{}=\n", var.name));
     }
     out
 }
@@ -50,9 +57,21 @@ mod tests {
 
     #[test]
     fn env_blocks_document_each_variable() {
-        let vars =
-            vec![EnvVar { name: "TOKEN".into(), doc: "Bot token".into(), required: true, example: String::new() }];
-        assert_eq!(add_env_block("X=1\n", "telegram", &vars), "X=1\n\n# telegram\n# Bot token (required)\nTOKEN=\n");
-        assert_eq!(add_env_block("TOKEN=\n", "telegram", &vars), "TOKEN=\n");
+        let var = |example: &str| EnvVar {
+            name: "TOKEN".into(),
+            doc: "Bot token".into(),
+            required: true,
+            example: example.into(),
+            to: Default::default(),
+            secret: true,
+        };
+        assert_eq!(
+            add_env_block("X=1\n", "telegram", &[var("")]),
+            "X=1\n\n# telegram\n# Bot token (required)\nTOKEN=\n"
+        );
+        assert_eq!(add_env_block("TOKEN=\n", "telegram", &[var("")]), "TOKEN=\n");
+        // An example is a comment, never a value that a copied .env would start with.
+        let out = add_env_block("", "t", &[var("123:abc")]);
+        assert!(out.ends_with("# e.g. TOKEN=123:abc\nTOKEN=\n"), "{out}");
     }
 }

@@ -74,11 +74,6 @@ impl Tree {
         self.insert(path, Entry { data: text.into_bytes(), mode });
     }
 
-    #[cfg(test)]
-    pub fn remove(&mut self, path: &str) -> Option<Entry> {
-        self.entries.remove(path)
-    }
-
     /// The entries under the folder `prefix` (e.g. `"base/"`), with the prefix removed.
     pub fn under(&self, prefix: &str) -> Tree {
         let entries = self.entries.iter().filter_map(|(p, e)| Some((p.strip_prefix(prefix)?.to_string(), e.clone())));

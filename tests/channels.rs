@@ -26,8 +26,14 @@ fn telegram_replaces_the_default_whatsapp_in_one_commit_that_leaves_no_trace() {
     builtin(&dir, &["skill", "apply", "telegram", "--replace", "whatsapp", "--yes"]);
     assert_eq!(commit_count(&dir), 2, "exactly one commit for the swap");
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
-    let changed = git(&dir, &["diff", "--name-status", "HEAD~1", "HEAD"]);
-    for line in ["D\tsrc/channels/whatsapp.rs", "D\t.claude/skills/whatsapp/SKILL.md", "A\tsrc/channels/telegram.rs"] {
+    let changed = git(&dir, &["diff", "--no-renames", "--name-status", "HEAD~1", "HEAD"]);
+    for line in [
+        "D\tsrc/channels/whatsapp.rs",
+        "D\t.claude/skills/whatsapp/SKILL.md",
+        "A\tsrc/channels/telegram.rs",
+        "D\t.claude/skills/add-telegram/SKILL.md",
+        "A\t.claude/skills/add-whatsapp/SKILL.md",
+    ] {
         assert!(changed.contains(line), "{line} missing from:\n{changed}");
     }
     for file in

@@ -60,7 +60,11 @@ fn a_default_install_has_claude_code_skills_with_valid_front_matter() {
     let tmp = tempfile::tempdir().unwrap();
     builtin(tmp.path(), &["init", "my-agent"]);
     let names = check_claude_skills(&tmp.path().join("my-agent"));
-    assert_eq!(names, ["claw", "customize", "whatsapp"]);
+    let mut expected: Vec<String> = WORKFLOWS.iter().map(|s| s.to_string()).collect();
+    expected.push("whatsapp".into());
+    expected.extend(catalogue().into_iter().filter(|n| n != "whatsapp").map(|n| format!("add-{n}")));
+    expected.sort();
+    assert_eq!(names, expected);
     let whatsapp = read(&tmp.path().join("my-agent"), ".claude/skills/whatsapp/SKILL.md");
     assert!(whatsapp.contains("description: \"Use when the person wants to chat"), "its own description:\n{whatsapp}");
 }
@@ -78,6 +82,88 @@ fn an_install_with_every_catalogue_skill_has_valid_claude_code_skills() {
     for skill in catalogue() {
         assert!(names.contains(&skill), "{skill} has a Claude Code skill: {names:?}");
     }
+    assert!(!names.iter().any(|n| n.starts_with("add-")), "every skill is applied: no add- skill is left: {names:?}");
+    for w in WORKFLOWS {
+        assert!(names.iter().any(|n| n == w), "{w}: {names:?}");
+    }
+}
+
+/// claw's own workflow skills, in every install.
+const WORKFLOWS: [&str; 6] = ["claw", "customize", "debug", "new-skill", "setup", "update"];
+
+/// The `[[env]]` names a catalogue skill declares.
+fn env_keys(skill: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("skills").join(skill).join("skill.toml");
+    let manifest: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let env = manifest.get("env").and_then(|e| e.as_array()).cloned().unwrap_or_default();
+    env.iter().map(|e| e["name"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn every_catalogue_skill_not_applied_has_an_add_skill_naming_its_apply_command_and_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    builtin(tmp.path(), &["init", "bare", "--bare"]);
+    let install = tmp.path().join("bare");
+    for skill in catalogue() {
+        let md = read(&install, &format!(".claude/skills/add-{skill}/SKILL.md"));
+        assert!(md.contains(&format!("    claw skill apply {skill}\n")), "add-{skill} names its command:\n{md}");
+        for step in [
+            "claw skill list",
+            &format!("claw skill show {skill}"),
+            "--dry-run",
+            "doctor",
+            &format!("claw skill remove {skill}"),
+        ] {
+            assert!(md.contains(step), "add-{skill} has the step {step:?}:\n{md}");
+        }
+        assert!(
+            md.contains("Never ask for a token") || env_keys(&skill).is_empty(),
+            "add-{skill}: secrets are never asked for in chat"
+        );
+        for key in env_keys(&skill) {
+            assert!(md.contains(&format!("`{key}`")), "add-{skill} names the key {key}:\n{md}");
+        }
+    }
+    let claude = read(&install, "CLAUDE.md");
+    for rule in ["Never hand a key to a container", "Never widen the sandbox", "Never commit `.env`"] {
+        assert!(claude.contains(rule), "CLAUDE.md states the rule {rule:?}");
+    }
+    assert_eq!(
+        read(&install, "SKILLS.md"),
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("SKILLS.md")).unwrap()
+    );
+    // The generic skill names only what the catalogue holds.
+    let claw = read(&install, ".claude/skills/claw/SKILL.md");
+    let description = claw.lines().find(|l| l.starts_with("description:")).unwrap();
+    for skill in catalogue() {
+        assert!(description.contains(&skill), "{description}");
+    }
+    for absent in ["Slack", "Gmail", "slack", "gmail"] {
+        assert!(
+            catalogue().iter().any(|c| c == &absent.to_lowercase()) || !description.contains(absent),
+            "{description}"
+        );
+    }
+}
+
+#[test]
+fn applying_a_skill_swaps_its_add_skill_for_its_own_and_removing_it_swaps_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    builtin(tmp.path(), &["init", "x"]);
+    let install = tmp.path().join("x");
+    assert!(install.join(".claude/skills/add-telegram/SKILL.md").is_file());
+    // A channel that conflicts with nothing applied is added as is.
+    let add = read(&install, ".claude/skills/add-telegram/SKILL.md");
+    assert!(add.contains("    claw skill apply telegram\n"), "{add}");
+    builtin(&install, &["skill", "apply", "telegram"]);
+    assert!(!install.join(".claude/skills/add-telegram").exists());
+    assert!(install.join(".claude/skills/telegram/SKILL.md").is_file());
+    let show = git(&install, &["show", "--stat", "--format="]);
+    assert!(show.contains(".claude/skills/add-telegram/SKILL.md"), "{show}");
+    builtin(&install, &["skill", "remove", "whatsapp"]);
+    assert!(install.join(".claude/skills/add-whatsapp/SKILL.md").is_file());
+    assert!(!install.join(".claude/skills/whatsapp").exists());
+    check_claude_skills(&install);
 }
 
 #[test]

@@ -61,6 +61,19 @@ fn a_dry_run_into_a_closed_pipe_ends_quietly_with_success() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    // Commands that print with println! too.
+    for args in ["status --json", "skill list --json", "skill show telegram", "skill show telegram --json"] {
+        let line = format!("{:?} {args} | head -c1", env!("CARGO_BIN_EXE_claw"));
+        let out = Command::new("bash")
+            .args(["-o", "pipefail", "-c", &line])
+            .current_dir(&dir)
+            .env_remove("CLAW_SKILLS")
+            .env_remove("CLAW_BUILTIN_DIR")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && err.is_empty(), "claw {args} | head: {err}");
+    }
 }
 
 #[test]

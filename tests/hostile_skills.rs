@@ -32,7 +32,7 @@ fn hostile_and_broken_skills_are_refused() {
         &dir,
         &hostile,
         "noslot",
-        "there is no slot \"teleport\" in the base (slots: agent-deps, channel-modules, channels,",
+        "there is no slot \"teleport\" in the base (slots: agent-deps, agent-keys, channel-modules, channels,",
     );
     refused(&dir, &hostile, "unknownfield", "unknown field `colour`");
     refused(&dir, &hostile, "badversion", "skill badversion: invalid skill.toml");
@@ -110,9 +110,9 @@ fn a_var_with_quotes_and_braces_in_a_rust_slot_renders_as_a_string_literal() {
     let var = format!("doc={value}");
     let out = claw_with(&dir, &fixtures("hostile"), &["skill", "apply", "literal", "--yes", "--var", &var]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let config = read(&dir, "src/config.rs");
+    let config = read(&dir, "agent/src/tools/mod.rs");
     let line = config.lines().find(|l| l.contains("\"LITERAL\"")).expect("the entry is registered");
-    assert_eq!(line.trim(), format!("Key {{ name: \"LITERAL\", doc: {value:?}, required: false }},"));
+    assert_eq!(line.trim(), format!("Box::new(Key {{ name: \"LITERAL\", doc: {value:?}, required: false }}),"));
     assert_eq!(config.matches("std::process::exit").count(), 1, "the value became code:\n{config}");
 }
 

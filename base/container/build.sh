@@ -14,7 +14,11 @@ target="${arch}-unknown-linux-gnu"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 # A static binary: it runs on any base image, including an empty one.
 # --locked: the crates built are those Cargo.lock names, never newer ones resolved on the way.
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p claw-agent --target "$target"
+# No fallback to an unlocked build: a lock that does not match the manifests is reported as such.
+if ! RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p claw-agent --target "$target"; then
+  echo "build.sh: the agent did not build from Cargo.lock as committed; if cargo says the lock needs updating, run: cargo update --workspace (then commit Cargo.lock)" >&2
+  exit 1
+fi
 agent="$target_dir/$target/release/claw-agent"
 
 context="$(mktemp -d)"

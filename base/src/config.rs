@@ -23,6 +23,17 @@ pub const KEYS: &[Key] = &[
     Key { name: "CLAW_CONFIG", doc: "Path of the configuration file (default claw.toml)", required: false },
 ];
 
+/// The keys whose values every agent container gets: claw writes this list from skills' `[[env]]`
+/// with `to = "agent"`, which it refuses for any secret (secrets stay in the proxy).
+#[rustfmt::skip] // One entry per line.
+pub const AGENT_KEYS: &[&str] = &[
+];
+
+/// `KEY=value` for each agent key that is set.
+pub fn agent_env() -> Vec<String> {
+    AGENT_KEYS.iter().filter_map(|k| env(k).ok().flatten().map(|v| format!("{k}={v}"))).collect()
+}
+
 /// The value of environment key `name`, which must be one of `KEYS`.
 pub fn env(name: &str) -> Result<Option<String>, String> {
     let key = KEYS.iter().find(|k| k.name == name).ok_or_else(|| format!("unknown configuration key {name}"))?;

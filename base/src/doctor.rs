@@ -14,7 +14,8 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
         }
     };
     let config = Config::load(config_path);
-    check("configuration", config.as_ref().map(|_| format!("{} parsed", config_path.display())).map_err(Clone::clone));
+    let found = if config_path.exists() { "parsed" } else { "absent: the defaults apply" };
+    check("configuration", config.as_ref().map(|_| format!("{} {found}", config_path.display())).map_err(Clone::clone));
     let config = config.unwrap_or_default();
     check(
         "credentials",
@@ -23,8 +24,9 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
             missing => Err(format!("{} not set; add them to .env", missing.join(", "))),
         },
     );
+    check("model API", reachable(&config.model.upstream).await);
     let docker = match bollard::Docker::connect_with_local_defaults() {
-        Ok(d) => d.negotiate_version().await.map_err(|e| format!("not reachable: {e}; is the Docker engine running?")),
+        Ok(d) => d.negotiate_version().await.map_err(|e| unreachable_docker(&e.to_string())),
         Err(e) => Err(e.to_string()),
     };
     match docker {
@@ -76,6 +78,28 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Why Docker did not answer, and what to do: a socket this user may not open is not a stopped engine.
+fn unreachable_docker(e: &str) -> String {
+    match e.to_lowercase().contains("permission denied") {
+        true => format!(
+            "the Docker socket is not open to this user ({e}); add the user to the docker group \
+             (sudo usermod -aG docker $USER, then log in again) or run rootless Docker"
+        ),
+        false => format!("not reachable: {e}; is the Docker engine running?"),
+    }
+}
+
+/// Whether the model API answers at all (any HTTP status will do; no key is sent), within a
+/// short timeout, through the configured upstream.
+async fn reachable(upstream: &str) -> Result<String, String> {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5));
+    let client = client.redirect(reqwest::redirect::Policy::none()).build().map_err(|e| e.to_string())?;
+    match client.head(upstream).send().await {
+        Ok(r) => Ok(format!("{upstream} answers (HTTP {})", r.status().as_u16())),
+        Err(e) => Err(format!("{upstream} did not answer within 5 s ({e}); check the network or [model] upstream")),
+    }
+}
+
 /// What only the host (and a group's own container) may open, with the widest mode allowed.
 fn private_paths(data_dir: &Path) -> Vec<(std::path::PathBuf, u32)> {
     let mut paths = vec![
@@ -101,4 +125,14 @@ fn free_space(dir: &Path) -> Result<String, String> {
     }
     let free = s.f_bavail as u64 * s.f_frsize as u64 / (1 << 20);
     if free < 1024 { Err(format!("only {free} MiB free")) } else { Ok(format!("{free} MiB free")) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_socket_permission_problem_is_named_as_such() {
+        let e = "Error in the hyper legacy client: client error (Connect): Permission denied (os error 13)";
+        assert!(super::unreachable_docker(e).starts_with("the Docker socket is not open to this user"));
+        assert!(super::unreachable_docker("Connection refused").contains("is the Docker engine running?"));
+    }
 }

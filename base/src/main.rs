@@ -14,6 +14,9 @@ use claw_host::config::{self, Config};
 use claw_host::store::{Group, Store};
 use claw_host::{channels, doctor, host, ownership, proxy, runner, scheduler, service};
 
+const USAGE: &str =
+    "usage: claw-host run | register JID NAME FOLDER [--main] [--no-trigger] | doctor | service systemd|launchd";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     claw_host::ownership::restrict_process();
@@ -26,7 +29,8 @@ fn main() {
         Some("register") => register(&config_path, &args[1..]),
         Some("doctor") => runtime().and_then(|rt| rt.block_on(doctor::doctor(&config_path))),
         Some("service") => service::print(args.get(1).map(String::as_str).unwrap_or("")),
-        _ => Err("usage: claw-host run | register JID NAME FOLDER [--main] [--no-trigger] | doctor | service systemd|launchd".into()),
+        Some("help" | "--help" | "-h") => Ok(println!("{USAGE}")),
+        _ => Err(USAGE.into()),
     };
     if let Err(e) = result {
         eprintln!("claw-host: {e}");
@@ -71,8 +75,9 @@ async fn serve(mut config: Config, key: String) -> Result<(), String> {
     ownership::narrow(&data_dir, 0o700);
     ownership::narrow(&data_dir.join("claw.db"), 0o600);
     let store = Store::open(&data_dir.join("claw.db"))?;
-    let agent_env =
+    let mut agent_env =
         vec![format!("CLAW_ASSISTANT_NAME={}", config.assistant_name), format!("CLAW_MODEL={}", config.model.name)];
+    agent_env.extend(config::agent_env());
     let runner = runner::Runner::connect(config.container.clone(), &data_dir, agent_env).await?;
     let orphans = runner.remove_orphans().await?;
     if orphans > 0 {

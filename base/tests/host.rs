@@ -216,9 +216,15 @@ fn doctor_reports_each_check_and_fails_on_missing_credentials() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     let image = format!("ok    image: {} present", image());
-    for check in
-        ["ok    configuration", "ok    credentials", "ok    docker", &image, "ok    groups: 1 registered", "ok    disk"]
-    {
+    for check in [
+        "ok    configuration: claw.toml parsed",
+        "ok    credentials",
+        "ok    model API",
+        "ok    docker",
+        &image,
+        "ok    groups: 1 registered",
+        "ok    disk",
+    ] {
         assert!(text.contains(check), "{check:?} missing in:\n{text}");
     }
     std::fs::remove_file(install.path().join(".env")).unwrap();

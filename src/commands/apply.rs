@@ -102,6 +102,8 @@ pub fn apply(
         selected.push(wanted);
     }
     for name in &unchanged {
+        // With --json, stdout holds only the JSON document.
+        let say = |text: String| if args.json { eprintln!("{text}") } else { println!("{text}") };
         let pinned = selected.iter().find(|s| s.name() == *name).and_then(|s| s.skill.git.as_ref());
         let newer = match pinned {
             Some(git) => {
@@ -109,9 +111,12 @@ pub fn apply(
             }
             None => format!("`claw update {name}` brings a newer version"),
         };
-        println!("{name} is already applied with these settings; nothing to do for it ({newer}).");
+        say(format!("{name} is already applied with these settings; nothing to do for it ({newer})."));
     }
     if new.is_empty() && removed.is_empty() {
+        if args.json {
+            println!("{}", serde_json::json!({ "title": "apply", "nothing_to_do": true }));
+        }
         return Ok(());
     }
     let ordered = compose::canonical_order(selected)?;
@@ -223,32 +228,81 @@ pub(super) fn finish(
         allow_dirty: args.allow_dirty,
     };
     let title = message.lines().next().unwrap_or_default();
-    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        return finish_json(install, pristine, message, report, opts);
+    }
+    // A preview is for reading: coloured and paged on a terminal, plain bytes when piped.
+    let mut out: Box<dyn Write> =
+        if args.dry_run { Box::new(crate::pager::open()) } else { Box::new(std::io::stdout().lock()) };
     if let Some(report) = report {
         if args.dry_run {
-            let _ = write!(stdout, "{}", report.text());
+            write!(out, "{}", report.text()).map_err(|e| Error::output(&e))?;
         } else if let Some(note) = &report.lock_note {
             eprintln!("{note}");
         }
     }
-    match change::run(install, pristine, message, opts, &mut stdout)? {
+    let outcome = change::run(install, pristine, message, opts, &mut out)?;
+    out.flush().map_err(|e| Error::output(&e))?;
+    match outcome {
         Outcome::Previewed => Ok(()),
         Outcome::Committed { commit, changed } => {
             let _ = writeln!(
-                stdout,
+                out,
                 "{title}: committed {} ({changed} files changed). Review it with `git show`.",
                 &commit.to_string()[..12]
             );
             Ok(())
         }
-        Outcome::Pending { conflicts } => Err(Error::with_code(
-            Code::Conflict,
-            format!(
-                "{}conflict markers were written and nothing was committed. Resolve them, then run `claw continue` (or `claw abort`).",
-                change::conflict_report(&conflicts)
-            ),
-        )),
+        Outcome::Pending { conflicts } => Err(pending(&conflicts)),
     }
+}
+
+fn pending(conflicts: &[crate::merge::Conflict]) -> Error {
+    Error::with_code(
+        Code::Conflict,
+        format!(
+            "{}conflict markers were written and nothing was committed. Resolve them, then run `claw continue` (or `claw abort`).",
+            change::conflict_report(conflicts)
+        ),
+    )
+}
+
+/// The outcome as one JSON document: with --dry-run the capability report, the commit message,
+/// the diff and the files it touches; otherwise the commit.
+fn finish_json(
+    install: &Install,
+    pristine: &Tree,
+    message: &str,
+    report: Option<&Report>,
+    opts: change::Options,
+) -> Result<()> {
+    let title = message.lines().next().unwrap_or_default();
+    let mut diff = Vec::new();
+    let outcome = change::run(install, pristine, message, opts, &mut diff)?;
+    let doc = match outcome {
+        Outcome::Previewed => {
+            let diff = String::from_utf8_lossy(&diff).into_owned();
+            let files: Vec<&str> = diff
+                .lines()
+                .filter_map(|l| l.strip_prefix("diff --git a/"))
+                .filter_map(|l| l.split_once(" b/").map(|(a, _)| a))
+                .collect();
+            serde_json::json!({
+                "title": title,
+                "dry_run": true,
+                "capabilities": report.map(|r| r.text()),
+                "message": message,
+                "files": files,
+                "diff": diff,
+            })
+        }
+        Outcome::Committed { commit, changed } => {
+            serde_json::json!({ "title": title, "dry_run": false, "commit": commit.to_string(), "changed": changed })
+        }
+        Outcome::Pending { conflicts } => return Err(pending(&conflicts)),
+    };
+    println!("{}", serde_json::to_string_pretty(&doc).context("writing JSON")?);
+    Ok(())
 }
 
 pub(super) fn applied_list(selected: &[Selected]) -> String {

@@ -90,7 +90,7 @@ pub fn init(
         material.base.manifest.version,
         crate::manifest::list_or_none(&skills)
     );
-    println!("Next: cd {} && git log -p, then see README.md and `claw skill list`.", dir.display());
+    print!("{}", next_steps(dir, &selected));
     Ok(())
 }
 
@@ -107,10 +107,29 @@ fn builtin_code_items(
     let items = || -> Result<Vec<String>> {
         let set = compose::canonical_order(builtin)?;
         let mut tree = compose::pristine_tree(material, name, &set)?;
-        let lock = lockfile::update(bare, &mut tree, scratch)?;
+        let lock = lockfile::update(bare, &mut tree, scratch, super::apply::catalogue_lock(material, &set))?;
         Ok(Report::new(&material.base, &[], &set, bare, &tree, &lock).code_items())
     };
     items().map(|i| i.into_iter().collect()).unwrap_or_default()
+}
+
+/// What to do after `init`, in order, with each applied skill's own setup.
+fn next_steps(dir: &Path, selected: &[Selected]) -> String {
+    let mut out = format!(
+        "\nNext steps:\n  cd {}\n  cp .env.example .env && chmod 600 .env   # then write ANTHROPIC_API_KEY (and the skills' keys) into .env\n  \
+         bash container/build.sh                  # the agent image\n  \
+         cargo run --release --locked -- register cli:local terminal main --main\n  \
+         cargo run --release --locked -- doctor   # Docker, image, keys, the model API, groups, channels\n  \
+         cargo run --release --locked -- run\n",
+        dir.display()
+    );
+    for s in selected {
+        let keys: Vec<&str> = s.skill.manifest.env.iter().map(|e| e.name.as_str()).collect();
+        let keys = if keys.is_empty() { String::new() } else { format!(" (keys: {})", keys.join(", ")) };
+        out.push_str(&format!("  {}: set it up as .claude/skills/{}/SKILL.md says{keys}\n", s.name(), s.name()));
+    }
+    out.push_str("No API key yet? README.md, \"Try it without an API key\". Review what was generated: git log -p\n");
+    out
 }
 
 fn build(root: &Path, tree: &crate::tree::Tree, message: &str, material: &Material, skills: &[Selected]) -> Result<()> {

@@ -31,7 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
             init::init(&catalog, &dir.join(target), &with_skills, bare, &vars, (yes, allow_build_code))
         }
         Command::Skill(SkillCommand::List { json }) => skill_info::list(&catalog, &dir, json),
-        Command::Skill(SkillCommand::Show { name }) => skill_info::show(&catalog, &name),
+        Command::Skill(SkillCommand::Show { name, json }) => skill_info::show(&catalog, &name, json),
         Command::Skill(SkillCommand::Apply { names, replace, change, vars, from, yes, allow_build_code }) => {
             let how = apply::How { from: from.as_deref(), yes, allow_build_code };
             apply::apply(&catalog, &dir, &names, &replace, change, &vars, how)
@@ -50,8 +50,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Update { names, change, yes, allow_build_code } => {
             update::update(&catalog, &dir, &names, change, (yes, allow_build_code))
         }
-        Command::Diff => diff::diff(&dir),
-        Command::Doctor => doctor::doctor(&dir),
+        Command::Diff { json } => diff::diff(&dir, json),
+        Command::Doctor { json } => doctor::doctor(&dir, json),
         Command::Continue => resolve::continue_change(&dir),
         Command::Abort => resolve::abort(&dir),
     }

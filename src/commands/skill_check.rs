@@ -172,7 +172,7 @@ pub fn check(catalog: &Catalog, names: &[String], opts: &Options) -> Result<()> 
             let refs: Vec<&String> = chosen.iter().collect();
             let mut tree = compose_set(&material, &refs, &known)?;
             let bare = compose::pristine_tree(&material, INSTALL, &[])?;
-            lockfile::update(&bare, &mut tree, &scratch.0)?;
+            lockfile::update(&bare, &mut tree, &scratch.0, None)?;
             let root = scratch.0.join(INSTALL);
             std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
             for (path, entry) in tree.iter() {

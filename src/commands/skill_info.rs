@@ -118,9 +118,37 @@ pub fn list(catalog: &Catalog, dir: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn show(catalog: &Catalog, name: &str) -> Result<()> {
+pub fn show(catalog: &Catalog, name: &str, json: bool) -> Result<()> {
     let skill = catalog.load(name)?;
     let m = &skill.manifest;
+    if json {
+        let vars: serde_json::Map<String, serde_json::Value> = m
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!({ "doc": v.doc, "default": v.default, "choices": v.choices })))
+            .collect();
+        let doc = serde_json::json!({
+            "name": m.name,
+            "version": m.version.to_string(),
+            "kind": m.kind,
+            "summary": m.summary,
+            "description": m.claude_description(),
+            "source": skill.source.describe(),
+            "default": m.default,
+            "requires": m.requires,
+            "conflicts": m.conflicts,
+            "replaces": m.replaces,
+            "vars": vars,
+            "env": m.env,
+            "files": skill.files.paths().collect::<Vec<_>>(),
+            "edits": m.edits.iter().map(|e| serde_json::json!({ "slot": e.slot, "add": e.add })).collect::<Vec<_>>(),
+            "crates": m.cargo.iter().map(|(slot, deps)| (slot.clone(), deps.keys().cloned().collect::<Vec<_>>())).collect::<std::collections::BTreeMap<_, _>>(),
+            "verify": m.verify,
+            "instructions": skill.instructions,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).context("writing JSON")?);
+        return Ok(());
+    }
     println!("{} {} ({}) from {}\n{}\n", m.name, m.version, m.kind, skill.source.describe(), m.summary);
     let lists = [("requires", &m.requires), ("conflicts", &m.conflicts), ("replaces", &m.replaces)];
     for (label, items) in lists {

@@ -3,6 +3,7 @@
 //! `--skills` folder), shows each version's notes and the diff, and commits it as one change.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
@@ -152,7 +153,12 @@ pub fn update(
         updated.push(name);
     }
     if what.is_empty() {
-        println!("Nothing to update: the install has this claw's base and the newest version of every skill checked.");
+        match args.json {
+            true => println!("{}", serde_json::json!({ "title": "update", "nothing_to_do": true })),
+            false => println!(
+                "Nothing to update: the install has this claw's base and the newest version of every skill checked."
+            ),
+        }
         return Ok(());
     }
     let ordered = compose::canonical_order(selected)?;
@@ -162,9 +168,12 @@ pub fn update(
     if args.dry_run {
         return super::apply::finish(&install, &pristine, &message, Some(&report), args);
     }
-    println!("{notes}");
+    // With --json, stdout holds only the JSON document: the notes and diff go to stderr.
+    let mut shown: Box<dyn std::io::Write> =
+        if args.json { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
+    let _ = writeln!(shown, "{notes}");
     let preview = change::Options { dry_run: true, ..Default::default() };
-    change::run(&install, &pristine, &message, preview, &mut std::io::stdout())?;
+    change::run(&install, &pristine, &message, preview, &mut shown)?;
     let local: Vec<&Selected> = ordered.iter().filter(|s| updated.iter().any(|n| n == s.name())).collect();
     report.check_allowed(&local, allow_build_code)?;
     super::confirm_untrusted(&local, yes, || Ok(()))?;
