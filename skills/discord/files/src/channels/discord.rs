@@ -1,13 +1,8 @@
-//! Discord through the gateway and REST. The gateway is a websocket: `Hello` gives the heartbeat
-//! interval (the first beat comes after a random fraction of it), `Identify` asks for guild and
-//! direct messages with their content, every dispatch's sequence number is kept so a dropped
-//! connection `Resume`s without losing events; opcode 7 (reconnect), 9 (invalid session) and a
-//! missing heartbeat ACK reconnect. Replies are `POST /channels/{id}/messages` with
-//! `Authorization: Bot …`, cut to 2,000 characters, waiting out per-channel rate-limit buckets
-//! (`X-RateLimit-Remaining`/`Reset-After`) and 429s (`retry_after`).
-//!
-//! Chats are `discord:<channel id>` (a guild text channel or a DM). `/chatid` and `/ping`, typed
-//! as messages, are answered here; the bot's mention becomes the assistant's trigger.
+//! Discord: the gateway websocket (heartbeats with jitter; Identify, or Resume by session id and
+//! sequence so a dropped connection loses nothing; opcodes 7 and 9 and a missing ACK reconnect)
+//! and REST (`POST /channels/{id}/messages`, 2,000 characters, rate-limit buckets and 429s).
+//! Chats are `discord:<channel id>` (a guild channel or a DM); `/chatid` and `/ping` are answered
+//! here; the bot's mention becomes the assistant's trigger.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -29,14 +24,12 @@ use crate::config::{self, Config};
 const INTENTS: u64 = 1 | 1 << 9 | 1 << 12 | 1 << 15;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const SEND_ATTEMPTS: u32 = 4;
-/// A large guild's `GUILD_CREATE` is big; anything past this is not Discord.
-const MAX_FRAME: usize = 8 << 20;
+const MAX_FRAME: usize = 8 << 20; // a big guild's GUILD_CREATE fits; past this is not Discord
 const LIMIT: usize = 2000;
 
 pub fn open(config: &Config) -> Result<Box<dyn Channel>> {
-    let token = config::env("DISCORD_BOT_TOKEN")?.ok_or(
-        "DISCORD_BOT_TOKEN is not set: add the bot's token from the Developer Portal (Bot → Reset Token) to .env",
-    )?;
+    let token = config::env("DISCORD_BOT_TOKEN")?
+        .ok_or("DISCORD_BOT_TOKEN is not set: add the bot's token (Developer Portal, Bot page) to .env")?;
     let api = config::env("DISCORD_API_URL")?.unwrap_or_else(|| "https://discord.com/api/v10".into());
     let http =
         reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| format!("discord: {e}"))?;
@@ -61,15 +54,11 @@ struct Bot {
     token: String,
     assistant: String,
     data_dir: std::path::PathBuf,
-    /// The bot's user id, from `READY`.
-    me: OnceLock<String>,
-    /// Guild channel names by id, from `GUILD_CREATE`.
-    names: Mutex<HashMap<String, String>>,
-    /// Per channel: no send before this instant (its bucket is empty).
-    buckets: Mutex<HashMap<String, Instant>>,
+    me: OnceLock<String>,                     // the bot's user id, from READY
+    names: Mutex<HashMap<String, String>>,    // guild channel names by id, from GUILD_CREATE
+    buckets: Mutex<HashMap<String, Instant>>, // per channel: no send before (its bucket is empty)
 }
 
-/// What a dropped connection resumes.
 struct Session {
     id: String,
     url: String,
@@ -82,10 +71,8 @@ struct Msg {
     channel_id: String,
     guild_id: Option<String>,
     author: Author,
-    #[serde(default)]
     content: String,
     timestamp: String,
-    #[serde(default)]
     attachments: Vec<Value>,
 }
 
@@ -113,17 +100,13 @@ impl std::fmt::Display for Failure {
     }
 }
 
+type Res<T> = std::result::Result<T, Failure>;
+
 const BAD_TOKEN: &str = "the bot token was refused; check DISCORD_BOT_TOKEN";
 
 impl Bot {
     /// One REST call. `bucket` (a channel id) is waited out when Discord said it is empty.
-    async fn rest(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        bucket: &str,
-    ) -> std::result::Result<Value, Failure> {
+    async fn rest(&self, method: Method, path: &str, body: Option<Value>, bucket: &str) -> Res<Value> {
         let ready = self.buckets.lock().unwrap_or_else(|e| e.into_inner()).get(bucket).copied();
         if let Some(at) = ready {
             tokio::time::sleep_until(at).await;
@@ -156,7 +139,7 @@ impl Bot {
         }
     }
 
-    async fn post(&self, channel: &str, text: &str) -> std::result::Result<(), Failure> {
+    async fn post(&self, channel: &str, text: &str) -> Res<()> {
         // Whatever the agent writes, no @everyone, role or user is pinged.
         let body = json!({ "content": text, "allowed_mentions": { "parse": [] } });
         let path = format!("/channels/{channel}/messages");
@@ -206,11 +189,7 @@ impl Bot {
     }
 
     /// One gateway connection: `Ok` when it was ready and then ended (reconnect soon).
-    async fn connection(
-        &self,
-        session: &mut Option<Session>,
-        inbound: &mpsc::Sender<Inbound>,
-    ) -> std::result::Result<(), Failure> {
+    async fn connection(&self, session: &mut Option<Session>, inbound: &mpsc::Sender<Inbound>) -> Res<()> {
         let url = match session {
             Some(s) => s.url.clone(),
             None => {
@@ -262,41 +241,34 @@ impl Bot {
             if let (Some(s), Some(seq)) = (session.as_mut(), event["s"].as_u64()) {
                 s.seq = Some(seq);
             }
+            // 11 is the heartbeat's ACK; 9 with `false` means the session cannot be resumed.
+            acked |= event["op"] == 11;
+            if event["op"] == 9 && event["d"] != true {
+                *session = None;
+            }
             let outgoing = match event["op"].as_u64() {
                 Some(10) => {
                     let ms = event["d"]["heartbeat_interval"].as_u64().unwrap_or(41_250).clamp(1_000, 600_000);
                     interval = Duration::from_millis(ms);
                     beat = Instant::now() + jitter(interval);
-                    let d = match session {
+                    Some(match session {
                         Some(s) => json!({ "op": 6, "d": { "token": self.token, "session_id": s.id, "seq": s.seq } }),
                         None => json!({ "op": 2, "d": { "token": self.token, "intents": INTENTS,
                             "properties": { "os": std::env::consts::OS, "browser": "claw", "device": "claw" } } }),
-                    };
-                    Some(d)
-                }
-                Some(11) => {
-                    acked = true;
-                    None
+                    })
                 }
                 Some(1) => Some(json!({ "op": 1, "d": session.as_ref().and_then(|s| s.seq) })),
-                Some(7) => return Ok(()),
-                Some(9) => {
-                    // Not resumable: identify afresh (after the wait `run` adds).
-                    if event["d"] != true {
-                        *session = None;
-                    }
-                    return Ok(());
-                }
+                Some(7 | 9) => return Ok(()),
                 Some(0) => {
                     ready |= self.dispatch(&event, session, inbound).await;
                     None
                 }
                 _ => None,
             };
-            if let Some(payload) = outgoing {
-                if socket.send(Message::text(payload.to_string())).await.is_err() {
-                    return end(ready, "gateway: closed".into());
-                }
+            if let Some(payload) = outgoing
+                && socket.send(Message::text(payload.to_string())).await.is_err()
+            {
+                return end(ready, "gateway: closed".into());
             }
         }
     }
@@ -305,20 +277,14 @@ impl Bot {
     async fn dispatch(&self, event: &Value, session: &mut Option<Session>, inbound: &mpsc::Sender<Inbound>) -> bool {
         let d = &event["d"];
         match event["t"].as_str().unwrap_or("") {
-            "READY" => {
-                let (Some(id), Some(url)) = (d["session_id"].as_str(), d["resume_gateway_url"].as_str()) else {
-                    return false;
-                };
-                *session = Some(Session { id: id.into(), url: url.into(), seq: event["s"].as_u64() });
-                let _ = self.me.set(d["user"]["id"].as_str().unwrap_or("").to_string());
-                tracing::info!(bot = d["user"]["username"].as_str().unwrap_or(""), "discord: connected");
+            kind @ ("READY" | "RESUMED") => {
+                if let (Some(id), Some(url)) = (d["session_id"].as_str(), d["resume_gateway_url"].as_str()) {
+                    *session = Some(Session { id: id.into(), url: url.into(), seq: event["s"].as_u64() });
+                    let _ = self.me.set(d["user"]["id"].as_str().unwrap_or("").to_string());
+                }
+                tracing::info!(resumed = kind == "RESUMED", "discord: connected");
                 super::report(&self.data_dir, "discord", true, "gateway connected");
-                true
-            }
-            "RESUMED" => {
-                tracing::info!("discord: resumed");
-                super::report(&self.data_dir, "discord", true, "gateway connected");
-                true
+                session.is_some()
             }
             "GUILD_CREATE" => {
                 let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
@@ -348,15 +314,13 @@ impl Bot {
         if m.author.id == *me || !is_id(&m.channel_id) || !is_id(&m.author.id) {
             return None;
         }
-        let command = match m.content.trim() {
-            "/chatid" | "!chatid" => Some(format!("This chat is discord:{}", m.channel_id)),
-            "/ping" | "!ping" => Some(format!("{} is online", self.assistant)),
-            _ => None,
+        let reply = match m.content.trim() {
+            "/chatid" | "!chatid" => format!("This chat is discord:{}", m.channel_id),
+            "/ping" | "!ping" => format!("{} is online", self.assistant),
+            _ => String::new(),
         };
-        if let Some(reply) = command {
-            if let Err(e) = self.post(&m.channel_id, &reply).await {
-                tracing::warn!("discord: answering a command: {e}");
-            }
+        if !reply.is_empty() {
+            let _ = self.post(&m.channel_id, &reply).await.map_err(|e| tracing::warn!("discord: answering: {e}"));
             return None;
         }
         let sender_name = m.author.global_name.clone().unwrap_or_else(|| m.author.username.clone());
@@ -411,10 +375,10 @@ impl Channel for Discord {
     fn set_typing<'a>(&'a self, chat_jid: &'a str, typing: bool) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             // Discord shows "typing" for 10 s; a reply ends it.
-            if let (true, Ok(id)) = (typing, channel_id(chat_jid)) {
-                if let Err(e) = self.0.rest(Method::POST, &format!("/channels/{id}/typing"), None, id).await {
-                    tracing::debug!("discord: typing: {e}");
-                }
+            if let (true, Ok(id)) = (typing, channel_id(chat_jid))
+                && let Err(e) = self.0.rest(Method::POST, &format!("/channels/{id}/typing"), None, id).await
+            {
+                tracing::debug!("discord: typing: {e}");
             }
         })
     }
@@ -422,7 +386,7 @@ impl Channel for Discord {
 
 /// Close codes: 4004 is a refused token and 4013/4014 intents the bot may not use (retrying will
 /// not help); 4007 and 4009 need a fresh session; the rest resume.
-fn closed(code: u16, session: &mut Option<Session>) -> std::result::Result<(), Failure> {
+fn closed(code: u16, session: &mut Option<Session>) -> Res<()> {
     match code {
         4004 => Err(Failure::Fatal(BAD_TOKEN.into())),
         4013 | 4014 => Err(Failure::Fatal(
@@ -450,7 +414,6 @@ fn is_id(id: &str) -> bool {
     (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// A random part of `max` (heartbeat jitter; reconnect spread).
 fn jitter(max: Duration) -> Duration {
     max.mul_f64((RandomState::new().hash_one(0u8) % 1000) as f64 / 1000.0)
 }

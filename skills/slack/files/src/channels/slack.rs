@@ -21,10 +21,8 @@ use tokio_tungstenite::tungstenite::{Message, protocol::WebSocketConfig};
 use super::{BoxFuture, Channel, Inbound, Result};
 use crate::config::{self, Config};
 
-/// The longest wait between attempts after errors.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// Sends retried after a 429 before giving up.
-const SEND_ATTEMPTS: u32 = 4;
+const MAX_BACKOFF: Duration = Duration::from_secs(300); // the longest wait after errors
+const SEND_ATTEMPTS: u32 = 4; // sends tried when Slack answers 429
 /// Slack pings the socket about every 30 s: this long without a frame means the link is dead.
 const SILENCE: Duration = Duration::from_secs(120);
 /// Envelopes are a few KiB; anything near this is not Slack.

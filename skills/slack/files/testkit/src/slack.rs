@@ -297,6 +297,8 @@ impl FakeSlack {
     /// One Socket Mode connection: a valid ticket, `hello`, then envelopes and acknowledgements.
     async fn socket(self, stream: tokio::net::TcpStream) {
         let mut ticket = None;
+        // The callback's signature is tungstenite's: its error is a whole HTTP response.
+        #[allow(clippy::result_large_err)]
         let check = |req: &WsRequest, response: WsResponse| -> Result<WsResponse, ErrorResponse> {
             let query = req.uri().query().unwrap_or("");
             ticket = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "ticket").map(|(_, v)| v.into_owned());
