@@ -89,11 +89,11 @@ fn the_two_channels_compose_in_either_order() {
     assert!(registry.contains("(\"telegram\", telegram::open)") && registry.contains("(\"whatsapp\", whatsapp::open)"));
 }
 
-/// Slack and Discord share their websocket crate: each composes with the other channels, in
-/// either order, to the same tree.
+/// Slack and Discord share their websocket crate: they compose with each other, and with the
+/// default channel, in either order, to the same tree. (Two pairs: each costs four lock updates.)
 #[test]
-fn the_websocket_channels_compose_with_every_other_channel_in_either_order() {
-    for (first, second) in [("slack", "discord"), ("slack", "telegram"), ("discord", "whatsapp")] {
+fn the_websocket_channels_compose_in_either_order() {
+    for (first, second) in [("slack", "discord"), ("discord", "whatsapp")] {
         let tmp = tempfile::tempdir().expect("tempdir");
         dirs(tmp.path(), &["a", "b"]);
         builtin(&tmp.path().join("a"), &["init", "x", "--bare"]);
