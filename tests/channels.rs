@@ -1,6 +1,6 @@
 //! The built-in channel skills as the generator sees them: WhatsApp by default, Telegram in its
-//! place in one commit, and both composing in either order. (Building and testing the generated
-//! code happens once, in CI's install holding every skill.)
+//! place in one commit, and the channels composing in either order. (Building and testing the
+//! generated code happens once, in CI's install holding every skill.)
 
 mod support;
 
@@ -95,10 +95,35 @@ fn the_two_channels_compose_in_either_order() {
     assert!(registry.contains("(\"telegram\", telegram::open)") && registry.contains("(\"whatsapp\", whatsapp::open)"));
 }
 
+/// Slack and Discord share their websocket crate: they compose with each other, and with the
+/// default channel, in either order, to the same tree. (Two pairs: each costs four lock updates.)
+#[test]
+fn the_websocket_channels_compose_in_either_order() {
+    for (first, second) in [("slack", "discord"), ("discord", "whatsapp")] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        dirs(tmp.path(), &["a", "b"]);
+        builtin(&tmp.path().join("a"), &["init", "x", "--bare"]);
+        builtin(&tmp.path().join("b"), &["init", "x", "--bare"]);
+        let (a, b) = (tmp.path().join("a/x"), tmp.path().join("b/x"));
+        for (dir, order) in [(&a, [first, second]), (&b, [second, first])] {
+            for skill in order {
+                builtin(dir, &["skill", "apply", skill, "--yes"]);
+            }
+        }
+        assert_eq!(tree_id(&a), tree_id(&b), "{first} and {second}");
+        let manifest = read(&a, "Cargo.toml");
+        if first == "slack" && second == "discord" {
+            assert_eq!(manifest.matches("tokio-tungstenite").count(), 1, "{manifest}");
+        }
+    }
+}
+
 #[test]
 fn each_channel_skill_stays_under_400_lines_of_non_test_rust() {
     let skills = Path::new(env!("CARGO_MANIFEST_DIR")).join("skills");
-    for (skill, file) in [("whatsapp", "whatsapp.rs"), ("telegram", "telegram.rs")] {
+    for (skill, file) in
+        [("whatsapp", "whatsapp.rs"), ("telegram", "telegram.rs"), ("slack", "slack.rs"), ("discord", "discord.rs")]
+    {
         let path = skills.join(skill).join("files/src/channels").join(file);
         let text = std::fs::read_to_string(&path).expect("channel source");
         let product = text.split("#[cfg(test)]").next().unwrap_or_default();
