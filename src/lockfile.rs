@@ -275,6 +275,50 @@ impl Drop for Scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tree::Entry;
+
+    /// The base as built in, and a copy of it whose host manifest asks for one more crate.
+    fn trees(extra_dep: &str) -> (Tree, Tree, Vec<u8>) {
+        let base = crate::embedded::tree_under("base/").unwrap();
+        let catalogue = crate::embedded::tree_under("skills/").unwrap().get(catalogue_lock::PATH).unwrap().data.clone();
+        let mut new = base.clone();
+        let manifest =
+            base.text("Cargo.toml").unwrap().replace("[dependencies]\n", &format!("[dependencies]\n{extra_dep}\n"));
+        new.insert("Cargo.toml", Entry::file(manifest));
+        (base, new, catalogue)
+    }
+
+    #[test]
+    fn a_crate_the_catalogue_lock_has_is_composed_without_cargo() {
+        let (old, new, catalogue) = trees("form_urlencoded = \"1\"");
+        let Some(Resolution::Resolved { lock, .. }) = from_catalogue(&catalogue, &old, &new) else {
+            panic!("not composed")
+        };
+        assert!(String::from_utf8(lock).unwrap().contains("name = \"form_urlencoded\""));
+    }
+
+    #[test]
+    fn what_the_catalogue_lock_does_not_cover_goes_to_cargo() {
+        // A crate it does not hold, a version requirement its version does not meet, a feature
+        // the full install never turns on, a git dependency.
+        for dep in [
+            "not-a-catalogue-crate = \"1\"",
+            "form_urlencoded = \"0.9\"",
+            "tokio = { version = \"1\", features = [\"test-util\"] }",
+            "serde = { git = \"https://example.invalid/serde\" }",
+        ] {
+            let (old, new, catalogue) = trees(dep);
+            assert!(from_catalogue(&catalogue, &old, &new).is_none(), "{dep}");
+        }
+        // A previous lock holding a version the catalogue does not (moved by `cargo update`).
+        let (mut old, new, catalogue) = trees("form_urlencoded = \"1\"");
+        let moved = old.text(LOCK).unwrap().replacen("version = \"", "version = \"9", 2);
+        old.insert(LOCK, Entry::file(moved));
+        assert!(from_catalogue(&catalogue, &old, &new).is_none());
+        // A catalogue lock that does not parse.
+        let (old, new, _) = trees("form_urlencoded = \"1\"");
+        assert!(from_catalogue(b"{not json", &old, &new).is_none());
+    }
 
     #[test]
     fn the_line_scan_reads_a_lock_as_toml_does() {
