@@ -1,7 +1,8 @@
 //! The credential proxy. Each group's container reaches the model through a Unix socket of its
 //! own (so the container needs no network, and the proxy knows which group is asking). The proxy
-//! forwards only the model API's paths, strips hop-by-hop and credential headers, adds the key,
-//! caps the request size, and counts tokens per group. The key exists only in this process.
+//! forwards only the chosen provider's paths (its `Route`, see providers/), strips hop-by-hop and
+//! credential headers, adds the key as the route says, caps the request size, and counts tokens
+//! per group. The key exists only in this process.
 //! It is bounded like a public server, since a hostile agent is its client: a few connections
 //! per group (the rest wait in the kernel's backlog, costing the host nothing), header and body
 //! timeouts, bodies streamed through rather than held, and no redirect followed.
@@ -20,12 +21,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::UnixListener;
 use tokio::sync::Semaphore;
 
+use crate::providers::{Credential, Route};
+use reqwest::header::HeaderValue;
+
 /// Connections one group may hold open at once; an agent makes one request at a time.
 const MAX_CONNECTIONS: usize = 8;
 /// How long a client may take to send a request's headers, or to send the next piece of its body.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// The only paths forwarded.
-const PATHS: &[&str] = &["/v1/messages", "/v1/messages/count_tokens"];
 /// Headers never forwarded in either direction (hop-by-hop), or never from the container
 /// (credentials it must not choose).
 const DROPPED: &[&str] = &[
@@ -48,8 +50,10 @@ pub type UsageSink = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 
 pub struct Proxy {
     client: reqwest::Client,
+    route: Route,
     upstream: String,
-    key: String,
+    /// The header that carries the key, made once.
+    credential: Option<(&'static str, HeaderValue)>,
     max_request: usize,
     usage: UsageSink,
 }
@@ -57,13 +61,30 @@ pub struct Proxy {
 type Body = BoxBody<Bytes, std::io::Error>;
 
 impl Proxy {
-    pub fn new(upstream: &str, key: String, max_request: usize, usage: UsageSink) -> Result<Arc<Proxy>, String> {
+    /// Forwards `route`'s paths to `upstream`, adding `key` as the route says.
+    pub fn new(
+        route: Route,
+        upstream: &str,
+        key: &str,
+        max_request: usize,
+        usage: UsageSink,
+    ) -> Result<Arc<Proxy>, String> {
+        let credential = match route.credential {
+            Credential::Header(name) => Some((name, key.to_string())),
+            Credential::Bearer => Some(("authorization", format!("Bearer {key}"))),
+            Credential::None => None,
+        };
+        let credential = credential
+            .map(|(name, value)| HeaderValue::try_from(value).map(|v| (name, v)))
+            .transpose()
+            .map_err(|_| "proxy: the API key is not a valid header value".to_string())?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("proxy: {e}"))?;
-        Ok(Arc::new(Proxy { client, upstream: upstream.trim_end_matches('/').to_string(), key, max_request, usage }))
+        let upstream = upstream.trim_end_matches('/').to_string();
+        Ok(Arc::new(Proxy { client, route, upstream, credential, max_request, usage }))
     }
 
     /// Listens on `dir/model.sock` for `folder`'s container; returns the socket path.
@@ -114,7 +135,7 @@ impl Proxy {
 
     async fn handle(&self, folder: &str, req: Request<Incoming>) -> Response<Body> {
         let path = req.uri().path().to_string();
-        if !PATHS.contains(&path.as_str()) || req.method() != hyper::Method::POST {
+        if !self.route.paths.contains(&path.as_str()) || req.method() != hyper::Method::POST {
             tracing::warn!(group = folder, "proxy refused {} {path}", req.method());
             return error(StatusCode::FORBIDDEN, "this path is not forwarded");
         }
@@ -127,11 +148,12 @@ impl Proxy {
         }
         let too_large = Arc::new(AtomicBool::new(false));
         let body = reqwest::Body::wrap_stream(capped(req.into_body(), self.max_request, too_large.clone()));
-        let Ok(key) = reqwest::header::HeaderValue::from_str(&self.key) else {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "the host's API key is not a valid header");
-        };
-        headers.insert("x-api-key", key);
-        headers.entry("anthropic-version").or_insert(reqwest::header::HeaderValue::from_static("2023-06-01"));
+        if let Some((name, value)) = &self.credential {
+            headers.insert(*name, value.clone());
+        }
+        for (name, value) in self.route.headers {
+            headers.entry(*name).or_insert(HeaderValue::from_static(value));
+        }
         let sent = self.client.post(format!("{}{path}{query}", self.upstream)).headers(headers).body(body).send().await;
         let upstream = match sent {
             Ok(r) => r,
@@ -143,6 +165,9 @@ impl Proxy {
                 return error(StatusCode::BAD_GATEWAY, "the model API is not reachable");
             }
         };
+        let json =
+            upstream.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        let mut counter = UsageCounter::new(self.route.usage, json);
         let mut response = Response::builder().status(upstream.status().as_u16());
         for (name, value) in upstream.headers() {
             if !DROPPED.contains(&name.as_str()) {
@@ -151,10 +176,12 @@ impl Proxy {
         }
         let usage = self.usage.clone();
         let folder = folder.to_string();
-        let mut counter = UsageCounter::default();
         let stream = async_stream(upstream.bytes_stream(), move |chunk: Option<&Bytes>| match chunk {
             Some(bytes) => counter.feed(bytes),
-            None => usage(&folder, counter.input, counter.output),
+            None => {
+                counter.finish();
+                usage(&folder, counter.input, counter.output)
+            }
         });
         response
             .body(BodyExt::boxed(StreamBody::new(stream)))
@@ -218,40 +245,49 @@ fn async_stream(
     })
 }
 
-/// Reads token usage out of a response as it streams by: the `usage` objects of a JSON body or
-/// of SSE `message_start` / `message_delta` events.
-#[derive(Default)]
+/// Reads token usage out of a response as it streams by, with the route's `usage`: a JSON body
+/// whole at the end (bounded), a stream line by line (SSE `data:` events or NDJSON lines).
 pub struct UsageCounter {
-    line: Vec<u8>,
+    usage: fn(&serde_json::Value) -> Option<(u64, u64)>,
+    json: bool,
+    buffer: Vec<u8>,
     pub input: u64,
     pub output: u64,
 }
 
+/// The longest line (or JSON body) read for usage; longer ones are passed on, not counted.
+const MAX_LINE: usize = 1 << 20;
+
 impl UsageCounter {
+    pub fn new(usage: fn(&serde_json::Value) -> Option<(u64, u64)>, json: bool) -> UsageCounter {
+        UsageCounter { usage, json, buffer: Vec::new(), input: 0, output: 0 }
+    }
+
     pub fn feed(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            if b == b'\n' {
-                let line = std::mem::take(&mut self.line);
-                self.read_line(&line);
-            } else if self.line.len() < (1 << 20) {
-                self.line.push(b);
+            if b == b'\n' && !self.json {
+                let line = std::mem::take(&mut self.buffer);
+                self.read(&line);
+            } else if self.buffer.len() < MAX_LINE {
+                self.buffer.push(b);
             }
-        }
-        // A plain JSON body has no newline at the end.
-        if self.line.starts_with(b"{") && serde_json::from_slice::<serde_json::Value>(&self.line).is_ok() {
-            let line = std::mem::take(&mut self.line);
-            self.read_line(&line);
         }
     }
 
-    fn read_line(&mut self, line: &[u8]) {
-        let json = line.strip_prefix(b"data: ").unwrap_or(line);
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
-            return;
-        };
-        if let Some(u) = value.get("usage").or_else(|| value.get("message").and_then(|m| m.get("usage"))) {
-            self.input += u.get("input_tokens").and_then(|v| v.as_u64()).unwrap_or(0);
-            self.output += u.get("output_tokens").and_then(|v| v.as_u64()).unwrap_or(0);
+    /// The response ended: reads what is left (a JSON body, or a last line without a newline).
+    pub fn finish(&mut self) {
+        let rest = std::mem::take(&mut self.buffer);
+        self.read(&rest);
+    }
+
+    fn read(&mut self, line: &[u8]) {
+        let line = line.trim_ascii();
+        let json = line.strip_prefix(b"data:").unwrap_or(line).trim_ascii();
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(json)
+            && let Some((input, output)) = (self.usage)(&value)
+        {
+            self.input = self.input.max(input);
+            self.output = self.output.max(output);
         }
     }
 }
@@ -267,15 +303,19 @@ fn error(status: StatusCode, message: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::UsageCounter;
+    use crate::providers::anthropic::ROUTE;
 
     #[test]
     fn counts_tokens_in_streams_and_bodies() {
-        let mut c = UsageCounter::default();
+        let mut c = UsageCounter::new(ROUTE.usage, false);
         c.feed(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n");
         c.feed(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":30}}\n");
-        assert_eq!((c.input, c.output), (12, 31));
-        let mut c = UsageCounter::default();
-        c.feed(b"{\"id\":\"m\",\"usage\":{\"input_tokens\":5,\"output_tokens\":7}}");
+        c.finish();
+        assert_eq!((c.input, c.output), (12, 30), "message_delta's count is cumulative");
+        let mut c = UsageCounter::new(ROUTE.usage, true);
+        c.feed(b"{\"id\":\"m\",\n  \"usage\":{\"input_tokens\":5,");
+        c.feed(b"\"output_tokens\":7}}");
+        c.finish();
         assert_eq!((c.input, c.output), (5, 7));
     }
 }
