@@ -22,7 +22,7 @@ use tokio::net::UnixListener;
 use tokio::sync::Semaphore;
 
 use crate::providers::{Credential, Route};
-use reqwest::header::HeaderValue;
+use reqwest::header::{HeaderName, HeaderValue};
 
 /// Connections one group may hold open at once; an agent makes one request at a time.
 const MAX_CONNECTIONS: usize = 8;
@@ -52,8 +52,9 @@ pub struct Proxy {
     client: reqwest::Client,
     route: Route,
     upstream: String,
-    /// The header that carries the key, made once.
-    credential: Option<(&'static str, HeaderValue)>,
+    /// The key's header (replacing any the container sent), then the route's default headers
+    /// (added when absent); made once, so a bad one fails the start.
+    headers: Vec<(HeaderName, HeaderValue, bool)>,
     max_request: usize,
     usage: UsageSink,
 }
@@ -70,21 +71,26 @@ impl Proxy {
         usage: UsageSink,
     ) -> Result<Arc<Proxy>, String> {
         let credential = match route.credential {
-            Credential::Header(name) => Some((name, key.to_string())),
-            Credential::Bearer => Some(("authorization", format!("Bearer {key}"))),
-            Credential::None => None,
+            Credential::Header(name) => vec![(name, key.to_string(), true)],
+            Credential::Bearer => vec![("authorization", format!("Bearer {key}"), true)],
+            Credential::None => vec![],
         };
-        let credential = credential
-            .map(|(name, value)| HeaderValue::try_from(value).map(|v| (name, v)))
-            .transpose()
-            .map_err(|_| "proxy: the API key is not a valid header value".to_string())?;
+        let defaults = route.headers.iter().map(|(name, value)| (*name, value.to_string(), false));
+        let headers = credential
+            .into_iter()
+            .chain(defaults)
+            .map(|(name, value, replace)| match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                (Ok(name), Ok(value)) => Ok((name, value, replace)),
+                _ => Err(format!("proxy: the {} route's header {name} is not a valid header", route.provider)),
+            })
+            .collect::<Result<_, String>>()?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("proxy: {e}"))?;
         let upstream = upstream.trim_end_matches('/').to_string();
-        Ok(Arc::new(Proxy { client, route, upstream, credential, max_request, usage }))
+        Ok(Arc::new(Proxy { client, route, upstream, headers, max_request, usage }))
     }
 
     /// Listens on `dir/model.sock` for `folder`'s container; returns the socket path.
@@ -148,11 +154,10 @@ impl Proxy {
         }
         let too_large = Arc::new(AtomicBool::new(false));
         let body = reqwest::Body::wrap_stream(capped(req.into_body(), self.max_request, too_large.clone()));
-        if let Some((name, value)) = &self.credential {
-            headers.insert(*name, value.clone());
-        }
-        for (name, value) in self.route.headers {
-            headers.entry(*name).or_insert(HeaderValue::from_static(value));
+        for (name, value, replace) in &self.headers {
+            if *replace || !headers.contains_key(name) {
+                headers.insert(name.clone(), value.clone());
+            }
         }
         let sent = self.client.post(format!("{}{path}{query}", self.upstream)).headers(headers).body(body).send().await;
         let upstream = match sent {
