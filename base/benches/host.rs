@@ -240,7 +240,7 @@ async fn proxy_first_byte() {
     for route in claw_host::providers::registry() {
         let upstream = format!("http://{addr}");
         let sink: claw_host::proxy::UsageSink = Arc::new(|_: &str, _, _| {});
-        let proxy = claw_host::proxy::Proxy::new(route, &upstream, "bench-key", 1 << 20, sink).expect("proxy");
+        let proxy = claw_host::proxy::Proxy::new(route, &model(&upstream), "bench-key", sink).expect("proxy");
         let socket = proxy.serve_group(&dir.path().join(route.provider), "bench").expect("socket");
         let request = format!(
             "POST {} HTTP/1.1\r\nhost: model\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}",
@@ -277,11 +277,15 @@ async fn host_for(dir: &Path) -> Arc<claw_host::host::Host> {
     let store = Store::open(&dir.join("claw.db")).expect("store");
     let runner = claw_host::runner::Runner::connect(config.container.clone(), dir, vec![]).await.expect("docker");
     let proxy =
-        claw_host::proxy::Proxy::new(ROUTE, "http://127.0.0.1:9", "bench", 1 << 20, Arc::new(|_: &str, _, _| {}))
+        claw_host::proxy::Proxy::new(ROUTE, &model("http://127.0.0.1:9"), "bench", Arc::new(|_: &str, _, _| {}))
             .expect("proxy");
     let (_tx, rx) = tokio::sync::watch::channel(false);
     std::mem::forget(_tx);
     claw_host::host::Host::new(config, store, vec![], runner, proxy, Arc::new(claw_host::scheduler::SystemClock), rx)
+}
+
+fn model(upstream: &str) -> claw_host::config::ModelConfig {
+    claw_host::config::ModelConfig { upstream: Some(upstream.into()), ..Default::default() }
 }
 
 fn group(jid: &str, folder: &str) -> Group {

@@ -54,11 +54,9 @@ fn run(config_path: &std::path::Path) -> Result<(), String> {
         return Err(format!("missing configuration: {} (see .env.example)", missing.join(", ")));
     }
     let key = route.key_env.map(config::env).transpose()?.flatten().unwrap_or_default();
-    for name in providers::registry().iter().filter_map(|r| r.key_env) {
-        // SAFETY: no other thread exists yet. Every model key leaves the environment so nothing
-        // this process starts can inherit it; the chosen one lives on only inside the proxy.
-        unsafe { std::env::remove_var(name) };
-    }
+    // SAFETY: no other thread exists yet. Every model key leaves the environment so nothing this
+    // process starts can inherit it; the chosen one lives on only inside the proxy.
+    providers::registry().iter().filter_map(|r| r.key_env).for_each(|name| unsafe { std::env::remove_var(name) });
     let runtime = runtime()?;
     let result = runtime.block_on(serve(config, route, key));
     // The terminal channel's stdin reader may be blocked in a read; do not wait for it.
@@ -88,8 +86,7 @@ async fn serve(mut config: Config, route: providers::Route, key: String) -> Resu
     let usage: proxy::UsageSink = Arc::new(move |folder: &str, input, output| {
         let _ = usage_tx.send((folder.to_string(), input, output));
     });
-    let upstream = config.model.upstream.as_deref().unwrap_or(route.upstream);
-    let proxy = proxy::Proxy::new(route, upstream, &key, config.model.max_request_bytes, usage)?;
+    let proxy = proxy::Proxy::new(route, &config.model, &key, usage)?;
     let channels = channels::open(&config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let clock: Arc<dyn scheduler::Clock> = Arc::new(scheduler::SystemClock);

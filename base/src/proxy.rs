@@ -21,6 +21,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::UnixListener;
 use tokio::sync::Semaphore;
 
+use futures_util::{Stream, StreamExt};
+
+use crate::config::ModelConfig;
 use crate::providers::{Credential, Route};
 use reqwest::header::{HeaderName, HeaderValue};
 
@@ -28,21 +31,13 @@ use reqwest::header::{HeaderName, HeaderValue};
 const MAX_CONNECTIONS: usize = 8;
 /// How long a client may take to send a request's headers, or to send the next piece of its body.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Headers never forwarded in either direction (hop-by-hop), or never from the container
-/// (credentials it must not choose).
+/// Headers never forwarded in either direction (hop-by-hop, or set by the proxy's own client),
+/// or never from the container (credentials it must not choose).
+#[rustfmt::skip] // Grouped by why each is dropped.
 const DROPPED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "x-api-key",
-    "authorization",
-    "content-length",
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",
+    "upgrade", "host", "content-length",
+    "x-api-key", "authorization",
 ];
 
 /// Called with (group folder, input tokens, output tokens) after each response.
@@ -62,14 +57,9 @@ pub struct Proxy {
 type Body = BoxBody<Bytes, std::io::Error>;
 
 impl Proxy {
-    /// Forwards `route`'s paths to `upstream`, adding `key` as the route says.
-    pub fn new(
-        route: Route,
-        upstream: &str,
-        key: &str,
-        max_request: usize,
-        usage: UsageSink,
-    ) -> Result<Arc<Proxy>, String> {
+    /// Forwards `route`'s paths to `model.upstream` (or the route's own), adding `key` as the
+    /// route says.
+    pub fn new(route: Route, model: &ModelConfig, key: &str, usage: UsageSink) -> Result<Arc<Proxy>, String> {
         let credential = match route.credential {
             Credential::Header(name) => vec![(name, key.to_string(), true)],
             Credential::Bearer => vec![("authorization", format!("Bearer {key}"), true)],
@@ -89,8 +79,8 @@ impl Proxy {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("proxy: {e}"))?;
-        let upstream = upstream.trim_end_matches('/').to_string();
-        Ok(Arc::new(Proxy { client, route, upstream, headers, max_request, usage }))
+        let upstream = model.upstream.as_deref().unwrap_or(route.upstream).trim_end_matches('/').to_string();
+        Ok(Arc::new(Proxy { client, route, upstream, headers, max_request: model.max_request_bytes, usage }))
     }
 
     /// Listens on `dir/model.sock` for `folder`'s container; returns the socket path.
@@ -173,20 +163,15 @@ impl Proxy {
         let json =
             upstream.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
         let mut counter = UsageCounter::new(self.route.usage, json);
+        counter.sink = Some((folder.to_string(), self.usage.clone()));
         let mut response = Response::builder().status(upstream.status().as_u16());
         for (name, value) in upstream.headers() {
             if !DROPPED.contains(&name.as_str()) {
                 response = response.header(name, value);
             }
         }
-        let usage = self.usage.clone();
-        let folder = folder.to_string();
-        let stream = async_stream(upstream.bytes_stream(), move |chunk: Option<&Bytes>| match chunk {
-            Some(bytes) => counter.feed(bytes),
-            None => {
-                counter.finish();
-                usage(&folder, counter.input, counter.output)
-            }
+        let stream = upstream.bytes_stream().map(move |chunk| {
+            chunk.inspect(|bytes| counter.feed(bytes)).map(Frame::data).map_err(std::io::Error::other)
         });
         response
             .body(BodyExt::boxed(StreamBody::new(stream)))
@@ -196,11 +181,7 @@ impl Proxy {
 
 /// A request body as a stream for the upstream request: ends in an error if the client stalls
 /// for longer than READ_TIMEOUT or sends more than `max` bytes (setting `too_large`).
-fn capped(
-    body: Incoming,
-    max: usize,
-    too_large: Arc<AtomicBool>,
-) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+fn capped(body: Incoming, max: usize, too_large: Arc<AtomicBool>) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
     futures_util::stream::unfold(Some((body, 0usize)), move |state| {
         let too_large = too_large.clone();
         async move {
@@ -226,38 +207,26 @@ fn capped(
     })
 }
 
-/// Passes a byte stream through, showing each chunk to `watch` and telling it when it ends.
-fn async_stream(
-    inner: impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
-    mut watch: impl FnMut(Option<&Bytes>) + Send + 'static,
-) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send + 'static {
-    let mut inner = Box::pin(inner);
-    let mut ended = false;
-    futures_util::stream::poll_fn(move |cx| {
-        if ended {
-            return std::task::Poll::Ready(None);
-        }
-        let next = std::task::ready!(inner.as_mut().poll_next(cx));
-        match &next {
-            Some(Ok(bytes)) => watch(Some(bytes)),
-            // An error or the end: either way the response is over.
-            _ => {
-                ended = true;
-                watch(None);
-            }
-        }
-        std::task::Poll::Ready(next.map(|r| r.map(Frame::data).map_err(std::io::Error::other)))
-    })
-}
-
 /// Reads token usage out of a response as it streams by, with the route's `usage`: a JSON body
-/// whole at the end (bounded), a stream line by line (SSE `data:` events or NDJSON lines).
+/// whole at the end (bounded), a stream line by line (SSE `data:` events or NDJSON lines). With
+/// a sink, it reports when dropped with the response body: at its end, or when the client leaves
+/// mid-stream (the tokens were spent either way).
 pub struct UsageCounter {
     usage: fn(&serde_json::Value) -> Option<(u64, u64)>,
     json: bool,
     buffer: Vec<u8>,
     pub input: u64,
     pub output: u64,
+    sink: Option<(String, UsageSink)>,
+}
+
+impl Drop for UsageCounter {
+    fn drop(&mut self) {
+        if let Some((folder, sink)) = self.sink.take() {
+            self.finish();
+            sink(&folder, self.input, self.output);
+        }
+    }
 }
 
 /// The longest line (or JSON body) read for usage; longer ones are passed on, not counted.
@@ -265,7 +234,7 @@ const MAX_LINE: usize = 1 << 20;
 
 impl UsageCounter {
     pub fn new(usage: fn(&serde_json::Value) -> Option<(u64, u64)>, json: bool) -> UsageCounter {
-        UsageCounter { usage, json, buffer: Vec::new(), input: 0, output: 0 }
+        UsageCounter { usage, json, buffer: Vec::new(), input: 0, output: 0, sink: None }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) {
@@ -298,9 +267,9 @@ impl UsageCounter {
 }
 
 fn error(status: StatusCode, message: &str) -> Response<Body> {
-    let body =
-        serde_json::json!({ "type": "error", "error": { "type": "proxy_error", "message": message } }).to_string();
-    let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|never: Infallible| match never {}).boxed());
+    let body = serde_json::json!({ "type": "error", "error": { "type": "proxy_error", "message": message } });
+    let mut response =
+        Response::new(Full::new(Bytes::from(body.to_string())).map_err(|never: Infallible| match never {}).boxed());
     *response.status_mut() = status;
     response
 }

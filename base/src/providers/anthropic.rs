@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Credential, Route, count};
+use super::{Credential, Route};
 
 pub const ROUTE: Route = Route {
     provider: "anthropic",
@@ -17,5 +17,6 @@ pub const ROUTE: Route = Route {
 
 fn usage(value: &Value) -> Option<(u64, u64)> {
     let usage = value.get("usage").or_else(|| value.pointer("/message/usage"))?;
-    Some((count(usage, "/input_tokens"), count(usage, "/output_tokens")))
+    let count = |name: &str| usage[name].as_u64().unwrap_or(0);
+    Some((count("input_tokens"), count("output_tokens")))
 }

@@ -51,8 +51,3 @@ pub fn find(provider: &str) -> Result<Route, String> {
         format!("[model] provider: {provider:?} is not built in (built in: {})", names.join(", "))
     })
 }
-
-/// `value[a][b]...` as a number, 0 when absent.
-pub fn count(value: &Value, pointer: &str) -> u64 {
-    value.pointer(pointer).and_then(Value::as_u64).unwrap_or(0)
-}

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Credential, Route, count};
+use super::{Credential, Route};
 
 pub const ROUTE: Route = Route {
     provider: "ollama",
@@ -16,7 +16,8 @@ pub const ROUTE: Route = Route {
 };
 
 fn usage(value: &Value) -> Option<(u64, u64)> {
-    (value["done"] == true).then(|| (count(value, "/prompt_eval_count"), count(value, "/eval_count")))
+    let count = |name: &str| value[name].as_u64().unwrap_or(0);
+    (value["done"] == true).then(|| (count("prompt_eval_count"), count("eval_count")))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Credential, Route, count};
+use super::{Credential, Route};
 
 pub const ROUTE: Route = Route {
     provider: "openai",
@@ -18,7 +18,8 @@ pub const ROUTE: Route = Route {
 
 fn usage(value: &Value) -> Option<(u64, u64)> {
     let usage = value.get("usage").filter(|u| u.is_object())?;
-    Some((count(usage, "/prompt_tokens"), count(usage, "/completion_tokens")))
+    let count = |name: &str| usage[name].as_u64().unwrap_or(0);
+    Some((count("prompt_tokens"), count("completion_tokens")))
 }
 
 #[cfg(test)]
