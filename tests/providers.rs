@@ -18,7 +18,8 @@ fn bare(tmp: &Path, name: &str) -> PathBuf {
 #[test]
 fn a_provider_is_one_commit_in_and_its_removal_the_exact_inverse() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    for (skill, route, key) in [("openai", "openai::ROUTE", Some("OPENAI_API_KEY")), ("ollama", "ollama::ROUTE", None)] {
+    for (skill, route, key) in [("openai", "openai::ROUTE", Some("OPENAI_API_KEY")), ("ollama", "ollama::ROUTE", None)]
+    {
         let dir = bare(tmp.path(), skill);
         let before = tree_id(&dir);
         builtin(&dir, &["skill", "apply", skill, "--yes"]);
@@ -28,8 +29,11 @@ fn a_provider_is_one_commit_in_and_its_removal_the_exact_inverse() {
         assert!(read(&dir, "src/providers/mod.rs").contains(&format!("        {route},\n")));
         let agent = read(&dir, "agent/src/providers/mod.rs");
         assert!(agent.contains(&format!("pub mod {skill};")), "{agent}");
-        for file in [format!("src/providers/{skill}.rs"), format!("agent/src/providers/{skill}.rs"), format!("testkit/src/{skill}.rs")]
-        {
+        for file in [
+            format!("src/providers/{skill}.rs"),
+            format!("agent/src/providers/{skill}.rs"),
+            format!("testkit/src/{skill}.rs"),
+        ] {
             assert!(dir.join(&file).exists(), "{file}");
         }
         if let Some(key) = key {
