@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::socket::{self, Failure};
+use super::socket::{self, Failure, Lines};
 use super::{BoxFuture, ModelRequest, ModelResponse, Provider};
 
 pub struct Anthropic {
@@ -54,7 +54,8 @@ impl Anthropic {
             return Err(socket::failure(status, after, message, "ANTHROPIC_API_KEY"));
         }
         let mut events = SseAssembler::default();
-        reply.stream(|bytes| events.feed(bytes)).await?;
+        let mut lines = Lines::default();
+        reply.stream(|bytes| lines.feed(bytes, |line| events.line(line))).await?;
         events.finish().map_err(Failure::Fatal)
     }
 }
@@ -62,7 +63,6 @@ impl Anthropic {
 /// Builds the assistant message from the stream's events.
 #[derive(Default)]
 pub struct SseAssembler {
-    line: Vec<u8>,
     blocks: Vec<Value>,
     partial_json: Vec<String>,
     stop_reason: Option<String>,
@@ -70,19 +70,12 @@ pub struct SseAssembler {
 }
 
 impl SseAssembler {
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
-        for &b in bytes {
-            if b == b'\n' {
-                let line = std::mem::take(&mut self.line);
-                let line = String::from_utf8_lossy(&line);
-                if let Some(data) = line.trim_end_matches('\r').strip_prefix("data:") {
-                    self.event(data.trim())?;
-                }
-            } else {
-                self.line.push(b);
-            }
+    /// One line of the stream: `data:` lines carry the events.
+    pub fn line(&mut self, line: &str) -> Result<(), String> {
+        match line.strip_prefix("data:") {
+            Some(data) => self.event(data.trim()),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn event(&mut self, data: &str) -> Result<(), String> {
@@ -177,8 +170,9 @@ mod tests {
             "data: {\"type\":\"message_stop\"}\n",
         );
         // Fed in awkward pieces, as a network delivers them.
+        let mut lines = Lines::default();
         for chunk in stream.as_bytes().chunks(7) {
-            a.feed(chunk).unwrap();
+            lines.feed(chunk, |line| a.line(line)).unwrap();
         }
         let r = a.finish().unwrap();
         assert_eq!(r.stop_reason, "tool_use");
@@ -189,7 +183,7 @@ mod tests {
     #[test]
     fn a_truncated_stream_is_an_error() {
         let mut a = SseAssembler::default();
-        a.feed(b"data: {\"type\":\"message_start\",\"message\":{}}\n").unwrap();
+        a.line("data: {\"type\":\"message_start\",\"message\":{}}").unwrap();
         assert!(a.finish().is_err());
     }
 }

@@ -139,9 +139,4 @@ impl Lines {
         }
         Ok(())
     }
-
-    /// What is left after the last newline.
-    pub fn rest(&mut self) -> String {
-        String::from_utf8_lossy(&std::mem::take(&mut self.buffer)).into_owned()
-    }
 }

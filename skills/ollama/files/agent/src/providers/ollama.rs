@@ -65,7 +65,8 @@ impl Ollama {
         let mut assembler = Assembler::default();
         let mut lines = Lines::default();
         reply.stream(|bytes| lines.feed(bytes, |line| assembler.line(line))).await?;
-        assembler.line(&lines.rest()).map_err(Failure::transient)?;
+        // The last line may come without its newline.
+        lines.feed(b"\n", |line| assembler.line(line)).map_err(Failure::transient)?;
         assembler.finish().map_err(Failure::Fatal)
     }
 }
@@ -194,7 +195,7 @@ mod tests {
         for piece in stream.as_bytes().chunks(6) {
             lines.feed(piece, |l| a.line(l)).unwrap();
         }
-        a.line(&lines.rest()).unwrap();
+        lines.feed(b"\n", |l| a.line(l)).unwrap();
         let r = a.finish().unwrap();
         assert_eq!(r.stop_reason, "tool_use");
         assert_eq!(r.content[0]["text"], "Let me look.");
