@@ -231,6 +231,8 @@ mod tests {
         assert!(Config::parse("[container]\nmemory_mb = \"lots\"\n").unwrap_err().contains("memory_mb"));
         assert!(Config::parse("timezone = \"Mars/Base\"\n").unwrap_err().contains("timezone"));
         assert!(Config::parse("max_concurrent = 0\n").unwrap_err().contains("max_concurrent"));
+        let unknown = Config::parse("[model]\nprovider = \"nope\"\n").unwrap_err();
+        assert!(unknown.contains("[model] provider: \"nope\" is not built in (built in: anthropic"), "{unknown}");
         assert!(
             Config::parse("[[senders]]\nchat = \"x\"\nallow = []\nmode = \"maybe\"\n").unwrap_err().contains("mode")
         );

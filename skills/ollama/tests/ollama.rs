@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use claw_testkit::ollama::{FakeOllama, MODEL};
@@ -110,4 +112,44 @@ fn a_busy_server_is_waited_out_and_an_unknown_model_is_one_clear_error() {
     let mut host = s.install.host();
     host.say("again");
     host.wait_log("not found, try pulling it first: pull the model on the host", T);
+}
+
+/// Raw HTTP/1.1 over a group's model socket, as a hostile agent would speak it.
+fn raw(socket: &std::path::Path, request: &str) -> String {
+    let mut stream = UnixStream::connect(socket).expect("model socket");
+    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut out = String::new();
+    let _ = stream.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn attack_the_agent_reaches_no_ollama_endpoint_but_chat() {
+    let s = setup(vec![]);
+    let host = s.install.host();
+    let socket = s.install.data().join("sockets/main/model.sock");
+    // Pulling, deleting, creating or copying models, or reading the server's state, would let an
+    // agent fill the host's disk or break other installs' models: only /api/chat is forwarded.
+    for (method, path) in [
+        ("POST", "/api/pull"),
+        ("DELETE", "/api/delete"),
+        ("POST", "/api/create"),
+        ("POST", "/api/copy"),
+        ("POST", "/api/push"),
+        ("POST", "/api/generate"),
+        ("GET", "/api/tags"),
+        ("GET", "/api/chat"),
+        ("POST", "/api/chat/../pull"),
+    ] {
+        let body = format!(r#"{{"model":"{MODEL}","name":"{MODEL}"}}"#);
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: model\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let answer = raw(&socket, &request);
+        assert!(answer.starts_with("HTTP/1.1 403") || answer.starts_with("HTTP/1.1 400"), "{method} {path}: {answer}");
+    }
+    assert!(s.fake.requests().is_empty(), "nothing refused reached Ollama: {:?}", s.fake.requests());
+    drop(host);
 }
