@@ -56,11 +56,15 @@ impl Ollama {
             let (status, after) = (reply.status, reply.retry_after);
             let detail = reply.error_body().await;
             let message = detail["error"].as_str().unwrap_or("");
-            if status == 404 {
-                let hint = "pull the model on the host (ollama pull MODEL) or set [model] name in claw.toml";
-                return Err(Failure::Fatal(format!("Ollama: {message}: {hint}")));
-            }
-            return Err(socket::failure(status, after, message, "the Ollama server's settings"));
+            return Err(match status {
+                404 => {
+                    let hint = "pull the model on the host (ollama pull MODEL) or set [model] name in claw.toml";
+                    Failure::Fatal(format!("Ollama: {message}: {hint}"))
+                }
+                // No key is sent: a refusal comes from something in front of Ollama.
+                401 | 403 => Failure::Fatal(format!("Ollama refused the request ({status}): {message}")),
+                _ => socket::failure(status, after, message, ""),
+            });
         }
         let mut assembler = Assembler::default();
         let mut lines = Lines::default();
