@@ -15,6 +15,8 @@ use crate::tree::Tree;
 
 /// The slot whose lines are packages installed into the agent's container image.
 const IMAGE_PACKAGES: &str = "image-packages";
+/// The slot whose entries are routes the credential proxy forwards to (a model provider's API).
+const PROXY_ROUTES: &str = "provider-routes";
 
 #[derive(Debug, Default)]
 pub struct Report {
@@ -29,6 +31,7 @@ pub struct Report {
     /// Declared by no slot of this base yet: always empty, reported as "none".
     pub mounts: Vec<String>,
     pub egress: Vec<String>,
+    /// Routes newly registered at `provider-routes`: entry (skill).
     pub proxy_routes: Vec<String>,
     /// Why Cargo.lock could not be updated, and what to run later.
     pub lock_note: Option<String>,
@@ -87,6 +90,11 @@ impl Report {
                     report.env.push((e.name.clone(), s.name().to_string(), e.required));
                 }
             }
+        }
+        let old_names: BTreeSet<&str> = old.iter().map(|s| s.name()).collect();
+        for s in new.iter().filter(|s| !old_names.contains(s.name())) {
+            let routes = s.skill.manifest.edits.iter().filter(|e| e.slot == PROXY_ROUTES);
+            report.proxy_routes.extend(routes.map(|e| format!("{} ({})", escape_controls(e.add.trim()), s.name())));
         }
         let flags = match lock {
             Resolution::Resolved { runs_code, .. } => runs_code.clone(),

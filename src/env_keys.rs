@@ -52,8 +52,9 @@ pub fn add(base: &Base, skill: &Skill, tree: &mut Tree) -> Result<()> {
             bail!("[[env]] {}: another skill passes this key to agents; it cannot be a host-only key too", env.name);
         }
         if !declares(text, &env.name) {
-            // A channel checks its keys when it opens, so a channel left out of `channels` needs none.
-            let required = env.required && m.kind != Kind::Channel;
+            // A channel checks its keys when it opens and a provider's route when it is the one
+            // chosen, so a channel left out of `channels` or a provider not chosen needs none.
+            let required = env.required && !matches!(m.kind, Kind::Channel | Kind::Provider);
             let line = format!("Key {{ name: {:?}, doc: {:?}, required: {required} }}", env.name, env.doc);
             let out = rust_edit::add_list_element(file, text, item, &line)
                 .with_context(|| format!("[[env]] {}", env.name))?;

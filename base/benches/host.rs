@@ -8,6 +8,8 @@
 //! - warm follow-up: a protocol line written to a running container's stdin until it comes back
 //!   (an echo entrypoint), beside the same round trip through a local `cat` pipe.
 //! - idle RSS of `claw-host run` with the terminal channel, beside an idle `sleep` process.
+//! - the credential proxy: a streamed answer's first byte through it, per provider route,
+//!   beside the same request sent straight to the upstream.
 //! - the agent image's size.
 
 use std::io::{BufRead, BufReader, Write};
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use claw_host::channels::Inbound;
 use claw_host::config::Config;
+use claw_host::providers::anthropic::ROUTE;
 use claw_host::store::{Group, NewMessage, Store};
 
 const IMAGE: &str = "claw-agent:latest";
@@ -26,6 +29,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     println!("claw-host budgets (medians)");
     rt.block_on(ingest());
+    rt.block_on(proxy_first_byte());
     rt.block_on(containers());
     idle_rss();
     let size: u64 = String::from_utf8_lossy(
@@ -197,6 +201,68 @@ fn idle_rss() {
     );
 }
 
+/// Connect, send one request, and wait for the first byte of the answer's body: what an agent
+/// waits for before its stream starts. A fresh connection each time, as the agent makes.
+async fn first_byte<S>(connect: impl std::future::Future<Output = std::io::Result<S>>, request: &str) -> Duration
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let start = Instant::now();
+    let mut stream = connect.await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let (mut seen, mut buf) = (Vec::new(), [0u8; 4096]);
+    while let Ok(n @ 1..) = stream.read(&mut buf).await {
+        seen.extend_from_slice(&buf[..n]);
+        if seen.windows(4).position(|w| w == b"\r\n\r\n").is_some_and(|end| seen.len() > end + 4) {
+            break;
+        }
+    }
+    start.elapsed()
+}
+
+async fn proxy_first_byte() {
+    // The upstream answers at once with the first event of a stream (an SSE line, or an NDJSON
+    // line for a native API such as Ollama's).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    claw_testkit::serve(listener, |req: hyper::Request<hyper::body::Incoming>| async move {
+        let body = if req.uri().path().starts_with("/api/") {
+            "{\"message\":{\"content\":\"hi\"},\"done\":false}\n"
+        } else {
+            "data: {\"type\":\"ping\"}\n\n"
+        };
+        let mut response = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+        response.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("text/event-stream"));
+        response
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    for route in claw_host::providers::registry() {
+        let upstream = format!("http://{addr}");
+        let sink: claw_host::proxy::UsageSink = Arc::new(|_: &str, _, _| {});
+        let proxy = claw_host::proxy::Proxy::new(route, &model(&upstream), "bench-key", sink).expect("proxy");
+        let socket = proxy.serve_group(&dir.path().join(route.provider), "bench").expect("socket");
+        let request = format!(
+            "POST {} HTTP/1.1\r\nhost: model\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}",
+            route.paths[0]
+        );
+        let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+        for _ in 0..300 {
+            direct.push(first_byte(tokio::net::TcpStream::connect(addr), &request).await);
+            proxied.push(first_byte(tokio::net::UnixStream::connect(&socket), &request).await);
+        }
+        let (d, p) = (median(&mut direct), median(&mut proxied));
+        println!(
+            "  first byte of a streamed answer, {:<9} direct {:.3} ms   through the proxy {:.3} ms (p90 {:.3} ms)   added {:+.3} ms   budget +1 ms",
+            route.provider,
+            ms(d),
+            ms(p),
+            ms(pct(&mut proxied, 0.9)),
+            ms(p) - ms(d)
+        );
+    }
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -211,11 +277,15 @@ async fn host_for(dir: &Path) -> Arc<claw_host::host::Host> {
     let store = Store::open(&dir.join("claw.db")).expect("store");
     let runner = claw_host::runner::Runner::connect(config.container.clone(), dir, vec![]).await.expect("docker");
     let proxy =
-        claw_host::proxy::Proxy::new("http://127.0.0.1:9", "bench".into(), 1 << 20, Arc::new(|_: &str, _, _| {}))
+        claw_host::proxy::Proxy::new(ROUTE, &model("http://127.0.0.1:9"), "bench", Arc::new(|_: &str, _, _| {}))
             .expect("proxy");
     let (_tx, rx) = tokio::sync::watch::channel(false);
     std::mem::forget(_tx);
     claw_host::host::Host::new(config, store, vec![], runner, proxy, Arc::new(claw_host::scheduler::SystemClock), rx)
+}
+
+fn model(upstream: &str) -> claw_host::config::ModelConfig {
+    claw_host::config::ModelConfig { upstream: Some(upstream.into()), ..Default::default() }
 }
 
 fn group(jid: &str, folder: &str) -> Group {

@@ -19,7 +19,7 @@ pub struct Key {
 /// Every environment key this install reads.
 #[rustfmt::skip] // One entry per line: each skill's key is one line of diff.
 pub const KEYS: &[Key] = &[
-    Key { name: "ANTHROPIC_API_KEY", doc: "Model API key; stays in the host process", required: true },
+    Key { name: "ANTHROPIC_API_KEY", doc: "Anthropic API key (provider \"anthropic\"); stays in the host process", required: false },
     Key { name: "CLAW_CONFIG", doc: "Path of the configuration file (default claw.toml)", required: false },
 ];
 
@@ -61,9 +61,10 @@ pub fn load_dotenv(path: &Path) {
     }
 }
 
-/// Every required environment key that is not set.
-pub fn missing() -> Vec<&'static str> {
-    KEYS.iter().filter(|k| k.required && env(k.name).ok().flatten().is_none()).map(|k| k.name).collect()
+/// Every required environment key that is not set, with the key of `provider` if it needs one.
+pub fn missing(provider: &crate::providers::Route) -> Vec<&'static str> {
+    let required = KEYS.iter().filter(|k| k.required).map(|k| k.name);
+    required.chain(provider.key_env).filter(|k| env(k).ok().flatten().is_none()).collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,8 +110,10 @@ pub struct ContainerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// Where the credential proxy forwards model requests.
-    pub upstream: String,
+    /// Which provider route the proxy uses and the agent speaks (see src/providers/).
+    pub provider: String,
+    /// Where the credential proxy forwards model requests (default: the provider's own API).
+    pub upstream: Option<String>,
     /// The model the agent asks for.
     pub name: String,
     /// Largest request body the proxy forwards.
@@ -171,7 +174,8 @@ impl Default for ContainerConfig {
 impl Default for ModelConfig {
     fn default() -> ModelConfig {
         ModelConfig {
-            upstream: "https://api.anthropic.com".into(),
+            provider: "anthropic".into(),
+            upstream: None,
             name: "claude-sonnet-4-5".into(),
             max_request_bytes: 16 << 20,
         }
@@ -200,6 +204,7 @@ impl Config {
         if config.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(format!("timezone: unknown time zone {:?}", config.timezone));
         }
+        crate::providers::find(&config.model.provider)?;
         if config.max_concurrent == 0 {
             return Err("max_concurrent: must be at least 1".into());
         }
@@ -237,6 +242,8 @@ mod tests {
         assert!(Config::parse("[container]\nmemory_mb = \"lots\"\n").unwrap_err().contains("memory_mb"));
         assert!(Config::parse("timezone = \"Mars/Base\"\n").unwrap_err().contains("timezone"));
         assert!(Config::parse("max_concurrent = 0\n").unwrap_err().contains("max_concurrent"));
+        let unknown = Config::parse("[model]\nprovider = \"nope\"\n").unwrap_err();
+        assert!(unknown.contains("[model] provider: \"nope\" is not built in (built in: anthropic"), "{unknown}");
         assert!(
             Config::parse("[[senders]]\nchat = \"x\"\nallow = []\nmode = \"maybe\"\n").unwrap_err().contains("mode")
         );

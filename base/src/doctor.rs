@@ -17,9 +17,13 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
     let found = if config_path.exists() { "parsed" } else { "absent: the defaults apply" };
     check("configuration", config.as_ref().map(|_| format!("{} {found}", config_path.display())).map_err(Clone::clone));
     let config = config.unwrap_or_default();
+    let route = crate::providers::find(&config.model.provider).unwrap_or(crate::providers::anthropic::ROUTE);
+    let upstream = config.model.upstream.as_deref().unwrap_or(route.upstream);
+    let key = route.key_env.map_or("no key needed".into(), |k| format!("key in {k}"));
+    check("provider", Ok(format!("{} at {upstream} ({key})", route.provider)));
     check(
         "credentials",
-        match config::missing() {
+        match config::missing(&route) {
             missing if missing.is_empty() => Ok("set (kept in the host only)".into()),
             missing => Err(format!("{} not set; add them to .env", missing.join(", "))),
         },

@@ -15,6 +15,7 @@ pub mod groups;
 pub mod host;
 pub mod mounts;
 pub mod ownership;
+pub mod providers;
 pub mod proxy;
 pub mod queue;
 pub mod requests;

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use claw_host::config::{self, Config};
 use claw_host::store::{Group, Store};
-use claw_host::{channels, doctor, host, ownership, proxy, runner, scheduler, service};
+use claw_host::{channels, doctor, host, ownership, providers, proxy, runner, scheduler, service};
 
 const USAGE: &str =
     "usage: claw-host run | register JID NAME FOLDER [--main] [--no-trigger] | doctor | service systemd|launchd";
@@ -52,22 +52,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 fn run(config_path: &std::path::Path) -> Result<(), String> {
     let config = Config::load(config_path)?;
     ownership::narrow(std::path::Path::new(".env"), 0o600);
-    let missing = config::missing();
+    let route = providers::find(&config.model.provider)?;
+    let missing = config::missing(&route);
     if !missing.is_empty() {
         return Err(format!("missing configuration: {} (see .env.example)", missing.join(", ")));
     }
-    let key = config::env("ANTHROPIC_API_KEY")?.unwrap_or_default();
-    // SAFETY: no other thread exists yet. The key leaves the environment so nothing this
-    // process starts can inherit it; it lives on only inside the proxy.
-    unsafe { std::env::remove_var("ANTHROPIC_API_KEY") };
+    let key = route.key_env.map(config::env).transpose()?.flatten().unwrap_or_default();
+    // SAFETY: no other thread exists yet. Every model key leaves the environment so nothing this
+    // process starts can inherit it; the chosen one lives on only inside the proxy.
+    providers::registry().iter().filter_map(|r| r.key_env).for_each(|name| unsafe { std::env::remove_var(name) });
     let runtime = runtime()?;
-    let result = runtime.block_on(serve(config, key));
+    let result = runtime.block_on(serve(config, route, key));
     // The terminal channel's stdin reader may be blocked in a read; do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     result
 }
 
-async fn serve(mut config: Config, key: String) -> Result<(), String> {
+async fn serve(mut config: Config, route: providers::Route, key: String) -> Result<(), String> {
     let data_dir = std::fs::create_dir_all(&config.data_dir)
         .and_then(|()| config.data_dir.canonicalize())
         .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
@@ -75,8 +76,11 @@ async fn serve(mut config: Config, key: String) -> Result<(), String> {
     ownership::narrow(&data_dir, 0o700);
     ownership::narrow(&data_dir.join("claw.db"), 0o600);
     let store = Store::open(&data_dir.join("claw.db"))?;
-    let mut agent_env =
-        vec![format!("CLAW_ASSISTANT_NAME={}", config.assistant_name), format!("CLAW_MODEL={}", config.model.name)];
+    let mut agent_env = vec![
+        format!("CLAW_ASSISTANT_NAME={}", config.assistant_name),
+        format!("CLAW_MODEL={}", config.model.name),
+        format!("CLAW_PROVIDER={}", route.provider),
+    ];
     agent_env.extend(config::agent_env());
     let runner = runner::Runner::connect(config.container.clone(), &data_dir, agent_env).await?;
     let orphans = runner.remove_orphans().await?;
@@ -87,7 +91,7 @@ async fn serve(mut config: Config, key: String) -> Result<(), String> {
     let usage: proxy::UsageSink = Arc::new(move |folder: &str, input, output| {
         let _ = usage_tx.send((folder.to_string(), input, output));
     });
-    let proxy = proxy::Proxy::new(&config.model.upstream, key, config.model.max_request_bytes, usage)?;
+    let proxy = proxy::Proxy::new(route, &config.model, &key, usage)?;
     let channels = channels::open(&config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let clock: Arc<dyn scheduler::Clock> = Arc::new(scheduler::SystemClock);

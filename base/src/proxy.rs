@@ -1,7 +1,8 @@
 //! The credential proxy. Each group's container reaches the model through a Unix socket of its
 //! own (so the container needs no network, and the proxy knows which group is asking). The proxy
-//! forwards only the model API's paths, strips hop-by-hop and credential headers, adds the key,
-//! caps the request size, and counts tokens per group. The key exists only in this process.
+//! forwards only the chosen provider's paths (its `Route`, see providers/), strips hop-by-hop and
+//! credential headers, adds the key as the route says, caps the request size, and counts tokens
+//! per group. The key exists only in this process.
 //! It is bounded like a public server, since a hostile agent is its client: a few connections
 //! per group (the rest wait in the kernel's backlog, costing the host nothing), header and body
 //! timeouts, bodies streamed through rather than held, and no redirect followed.
@@ -20,27 +21,23 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::UnixListener;
 use tokio::sync::Semaphore;
 
+use futures_util::{Stream, StreamExt};
+
+use crate::config::ModelConfig;
+use crate::providers::{Credential, Route};
+use reqwest::header::{HeaderName, HeaderValue};
+
 /// Connections one group may hold open at once; an agent makes one request at a time.
 const MAX_CONNECTIONS: usize = 8;
 /// How long a client may take to send a request's headers, or to send the next piece of its body.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// The only paths forwarded.
-const PATHS: &[&str] = &["/v1/messages", "/v1/messages/count_tokens"];
-/// Headers never forwarded in either direction (hop-by-hop), or never from the container
-/// (credentials it must not choose).
+/// Headers never forwarded in either direction (hop-by-hop, or set by the proxy's own client),
+/// or never from the container (credentials it must not choose).
+#[rustfmt::skip] // Grouped by why each is dropped.
 const DROPPED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "x-api-key",
-    "authorization",
-    "content-length",
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",
+    "upgrade", "host", "content-length",
+    "x-api-key", "authorization",
 ];
 
 /// Called with (group folder, input tokens, output tokens) after each response.
@@ -48,8 +45,11 @@ pub type UsageSink = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 
 pub struct Proxy {
     client: reqwest::Client,
+    route: Route,
     upstream: String,
-    key: String,
+    /// The key's header (replacing any the container sent), then the route's default headers
+    /// (added when absent); made once, so a bad one fails the start.
+    headers: Vec<(HeaderName, HeaderValue, bool)>,
     max_request: usize,
     usage: UsageSink,
 }
@@ -57,13 +57,30 @@ pub struct Proxy {
 type Body = BoxBody<Bytes, std::io::Error>;
 
 impl Proxy {
-    pub fn new(upstream: &str, key: String, max_request: usize, usage: UsageSink) -> Result<Arc<Proxy>, String> {
+    /// Forwards `route`'s paths to `model.upstream` (or the route's own), adding `key` as the
+    /// route says.
+    pub fn new(route: Route, model: &ModelConfig, key: &str, usage: UsageSink) -> Result<Arc<Proxy>, String> {
+        let credential = match route.credential {
+            Credential::Header(name) => vec![(name, key.to_string(), true)],
+            Credential::Bearer => vec![("authorization", format!("Bearer {key}"), true)],
+            Credential::None => vec![],
+        };
+        let defaults = route.headers.iter().map(|(name, value)| (*name, value.to_string(), false));
+        let headers = credential
+            .into_iter()
+            .chain(defaults)
+            .map(|(name, value, replace)| match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                (Ok(name), Ok(value)) => Ok((name, value, replace)),
+                _ => Err(format!("proxy: the {} route's header {name} is not a valid header", route.provider)),
+            })
+            .collect::<Result<_, String>>()?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("proxy: {e}"))?;
-        Ok(Arc::new(Proxy { client, upstream: upstream.trim_end_matches('/').to_string(), key, max_request, usage }))
+        let upstream = model.upstream.as_deref().unwrap_or(route.upstream).trim_end_matches('/').to_string();
+        Ok(Arc::new(Proxy { client, route, upstream, headers, max_request: model.max_request_bytes, usage }))
     }
 
     /// Listens on `dir/model.sock` for `folder`'s container; returns the socket path.
@@ -114,7 +131,7 @@ impl Proxy {
 
     async fn handle(&self, folder: &str, req: Request<Incoming>) -> Response<Body> {
         let path = req.uri().path().to_string();
-        if !PATHS.contains(&path.as_str()) || req.method() != hyper::Method::POST {
+        if !self.route.paths.contains(&path.as_str()) || req.method() != hyper::Method::POST {
             tracing::warn!(group = folder, "proxy refused {} {path}", req.method());
             return error(StatusCode::FORBIDDEN, "this path is not forwarded");
         }
@@ -127,11 +144,11 @@ impl Proxy {
         }
         let too_large = Arc::new(AtomicBool::new(false));
         let body = reqwest::Body::wrap_stream(capped(req.into_body(), self.max_request, too_large.clone()));
-        let Ok(key) = reqwest::header::HeaderValue::from_str(&self.key) else {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "the host's API key is not a valid header");
-        };
-        headers.insert("x-api-key", key);
-        headers.entry("anthropic-version").or_insert(reqwest::header::HeaderValue::from_static("2023-06-01"));
+        for (name, value, replace) in &self.headers {
+            if *replace || !headers.contains_key(name) {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
         let sent = self.client.post(format!("{}{path}{query}", self.upstream)).headers(headers).body(body).send().await;
         let upstream = match sent {
             Ok(r) => r,
@@ -143,18 +160,18 @@ impl Proxy {
                 return error(StatusCode::BAD_GATEWAY, "the model API is not reachable");
             }
         };
+        let json =
+            upstream.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        let mut counter = UsageCounter::new(self.route.usage, json);
+        counter.sink = Some((folder.to_string(), self.usage.clone()));
         let mut response = Response::builder().status(upstream.status().as_u16());
         for (name, value) in upstream.headers() {
             if !DROPPED.contains(&name.as_str()) {
                 response = response.header(name, value);
             }
         }
-        let usage = self.usage.clone();
-        let folder = folder.to_string();
-        let mut counter = UsageCounter::default();
-        let stream = async_stream(upstream.bytes_stream(), move |chunk: Option<&Bytes>| match chunk {
-            Some(bytes) => counter.feed(bytes),
-            None => usage(&folder, counter.input, counter.output),
+        let stream = upstream.bytes_stream().map(move |chunk| {
+            chunk.inspect(|bytes| counter.feed(bytes)).map(Frame::data).map_err(std::io::Error::other)
         });
         response
             .body(BodyExt::boxed(StreamBody::new(stream)))
@@ -164,11 +181,7 @@ impl Proxy {
 
 /// A request body as a stream for the upstream request: ends in an error if the client stalls
 /// for longer than READ_TIMEOUT or sends more than `max` bytes (setting `too_large`).
-fn capped(
-    body: Incoming,
-    max: usize,
-    too_large: Arc<AtomicBool>,
-) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+fn capped(body: Incoming, max: usize, too_large: Arc<AtomicBool>) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
     futures_util::stream::unfold(Some((body, 0usize)), move |state| {
         let too_large = too_large.clone();
         async move {
@@ -194,72 +207,69 @@ fn capped(
     })
 }
 
-/// Passes a byte stream through, showing each chunk to `watch` and telling it when it ends.
-fn async_stream(
-    inner: impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
-    mut watch: impl FnMut(Option<&Bytes>) + Send + 'static,
-) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>> + Send + 'static {
-    let mut inner = Box::pin(inner);
-    let mut ended = false;
-    futures_util::stream::poll_fn(move |cx| {
-        if ended {
-            return std::task::Poll::Ready(None);
-        }
-        let next = std::task::ready!(inner.as_mut().poll_next(cx));
-        match &next {
-            Some(Ok(bytes)) => watch(Some(bytes)),
-            // An error or the end: either way the response is over.
-            _ => {
-                ended = true;
-                watch(None);
-            }
-        }
-        std::task::Poll::Ready(next.map(|r| r.map(Frame::data).map_err(std::io::Error::other)))
-    })
-}
-
-/// Reads token usage out of a response as it streams by: the `usage` objects of a JSON body or
-/// of SSE `message_start` / `message_delta` events.
-#[derive(Default)]
+/// Reads token usage out of a response as it streams by, with the route's `usage`: a JSON body
+/// whole at the end (bounded), a stream line by line (SSE `data:` events or NDJSON lines). With
+/// a sink, it reports when dropped with the response body: at its end, or when the client leaves
+/// mid-stream (the tokens were spent either way).
 pub struct UsageCounter {
-    line: Vec<u8>,
+    usage: fn(&serde_json::Value) -> Option<(u64, u64)>,
+    json: bool,
+    buffer: Vec<u8>,
     pub input: u64,
     pub output: u64,
+    sink: Option<(String, UsageSink)>,
 }
 
+impl Drop for UsageCounter {
+    fn drop(&mut self) {
+        if let Some((folder, sink)) = self.sink.take() {
+            self.finish();
+            sink(&folder, self.input, self.output);
+        }
+    }
+}
+
+/// The longest line (or JSON body) read for usage; longer ones are passed on, not counted.
+const MAX_LINE: usize = 1 << 20;
+
 impl UsageCounter {
+    pub fn new(usage: fn(&serde_json::Value) -> Option<(u64, u64)>, json: bool) -> UsageCounter {
+        UsageCounter { usage, json, buffer: Vec::new(), input: 0, output: 0, sink: None }
+    }
+
     pub fn feed(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            if b == b'\n' {
-                let line = std::mem::take(&mut self.line);
-                self.read_line(&line);
-            } else if self.line.len() < (1 << 20) {
-                self.line.push(b);
+            if b == b'\n' && !self.json {
+                let line = std::mem::take(&mut self.buffer);
+                self.read(&line);
+            } else if self.buffer.len() < MAX_LINE {
+                self.buffer.push(b);
             }
-        }
-        // A plain JSON body has no newline at the end.
-        if self.line.starts_with(b"{") && serde_json::from_slice::<serde_json::Value>(&self.line).is_ok() {
-            let line = std::mem::take(&mut self.line);
-            self.read_line(&line);
         }
     }
 
-    fn read_line(&mut self, line: &[u8]) {
-        let json = line.strip_prefix(b"data: ").unwrap_or(line);
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
-            return;
-        };
-        if let Some(u) = value.get("usage").or_else(|| value.get("message").and_then(|m| m.get("usage"))) {
-            self.input += u.get("input_tokens").and_then(|v| v.as_u64()).unwrap_or(0);
-            self.output += u.get("output_tokens").and_then(|v| v.as_u64()).unwrap_or(0);
+    /// The response ended: reads what is left (a JSON body, or a last line without a newline).
+    pub fn finish(&mut self) {
+        let rest = std::mem::take(&mut self.buffer);
+        self.read(&rest);
+    }
+
+    fn read(&mut self, line: &[u8]) {
+        let line = line.trim_ascii();
+        let json = line.strip_prefix(b"data:").unwrap_or(line).trim_ascii();
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(json)
+            && let Some((input, output)) = (self.usage)(&value)
+        {
+            self.input = self.input.max(input);
+            self.output = self.output.max(output);
         }
     }
 }
 
 fn error(status: StatusCode, message: &str) -> Response<Body> {
-    let body =
-        serde_json::json!({ "type": "error", "error": { "type": "proxy_error", "message": message } }).to_string();
-    let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|never: Infallible| match never {}).boxed());
+    let body = serde_json::json!({ "type": "error", "error": { "type": "proxy_error", "message": message } });
+    let mut response =
+        Response::new(Full::new(Bytes::from(body.to_string())).map_err(|never: Infallible| match never {}).boxed());
     *response.status_mut() = status;
     response
 }
@@ -267,15 +277,19 @@ fn error(status: StatusCode, message: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::UsageCounter;
+    use crate::providers::anthropic::ROUTE;
 
     #[test]
     fn counts_tokens_in_streams_and_bodies() {
-        let mut c = UsageCounter::default();
+        let mut c = UsageCounter::new(ROUTE.usage, false);
         c.feed(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n");
         c.feed(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":30}}\n");
-        assert_eq!((c.input, c.output), (12, 31));
-        let mut c = UsageCounter::default();
-        c.feed(b"{\"id\":\"m\",\"usage\":{\"input_tokens\":5,\"output_tokens\":7}}");
+        c.finish();
+        assert_eq!((c.input, c.output), (12, 30), "message_delta's count is cumulative");
+        let mut c = UsageCounter::new(ROUTE.usage, true);
+        c.feed(b"{\"id\":\"m\",\n  \"usage\":{\"input_tokens\":5,");
+        c.feed(b"\"output_tokens\":7}}");
+        c.finish();
         assert_eq!((c.input, c.output), (5, 7));
     }
 }

@@ -94,6 +94,15 @@ impl Install {
         std::fs::write(path, config).expect("config");
     }
 
+    /// Talks to `provider`'s API at `upstream` with model `name` instead of the fake model.
+    pub fn use_model(&self, provider: &str, upstream: &str, name: &str) {
+        let path = self.path().join("claw.toml");
+        let config = std::fs::read_to_string(&path).expect("config");
+        let model = format!("[model]\nprovider = \"{provider}\"\nname = \"{name}\"\n");
+        let config = config.replace("[model]\n", &model).replace(&self.model.url(), upstream);
+        std::fs::write(path, config).expect("config");
+    }
+
     pub fn host(&self) -> Host {
         Host::spawn(self.path())
     }

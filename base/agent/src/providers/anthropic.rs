@@ -2,17 +2,10 @@
 //! Unix socket the host mounts at /run/claw/model.sock. The socket is the container's only way
 //! out, and the host's proxy adds the key: the agent never has one.
 
-use std::time::Duration;
-
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
+use super::socket::{self, Failure, Lines};
 use super::{BoxFuture, ModelRequest, ModelResponse, Provider};
-
-const MAX_ATTEMPTS: u32 = 6;
 
 pub struct Anthropic {
     socket: String,
@@ -46,81 +39,23 @@ impl Provider for Anthropic {
                 "stream": true,
             })
             .to_string();
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                match self.post(&body).await {
-                    Ok(response) => return Ok(response),
-                    Err(Failure::Retry { after, why }) if attempt < MAX_ATTEMPTS => {
-                        eprintln!("claw-agent: {why}; retrying in {} ms", after.as_millis());
-                        tokio::time::sleep(after.max(Duration::from_millis(100 * 2u64.pow(attempt)))).await;
-                    }
-                    Err(Failure::Retry { why, .. }) => {
-                        return Err(format!("{why}; gave up after {attempt} attempts"));
-                    }
-                    Err(Failure::Fatal(why)) => return Err(why),
-                }
-            }
+            socket::with_retries(|| self.post(&body)).await
         })
     }
 }
 
-enum Failure {
-    Retry { after: Duration, why: String },
-    Fatal(String),
-}
-
 impl Anthropic {
     async fn post(&self, body: &str) -> Result<ModelResponse, Failure> {
-        let stream = tokio::net::UnixStream::connect(&self.socket).await.map_err(|e| Failure::Retry {
-            after: Duration::from_millis(500),
-            why: format!("model socket {}: {e}", self.socket),
-        })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| Failure::Fatal(format!("model socket: {e}")))?;
-        tokio::spawn(conn);
-        let request = Request::post("/v1/messages")
-            .header("host", "api.anthropic.com")
-            .header("content-type", "application/json")
-            .header("anthropic-version", "2023-06-01")
-            .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|e| Failure::Fatal(e.to_string()))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| Failure::Retry { after: Duration::from_secs(1), why: format!("model request: {e}") })?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<f64>().ok())
-            .map(Duration::from_secs_f64);
-        let mut body = response.into_body();
-        if status != 200 {
-            let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            let detail: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let message = detail.pointer("/error/message").and_then(Value::as_str).unwrap_or("").to_string();
-            return Err(match status {
-                401 | 403 => Failure::Fatal(format!(
-                    "the model API refused the credential ({status}): check ANTHROPIC_API_KEY in the host's .env"
-                )),
-                429 | 500 | 502 | 503 | 529 => Failure::Retry {
-                    after: retry_after.unwrap_or(Duration::from_secs(2)),
-                    why: format!("model API {status} {message}"),
-                },
-                _ => Failure::Fatal(format!("model API {status}: {message}")),
-            });
+        let reply = socket::post(&self.socket, "/v1/messages", &[("anthropic-version", "2023-06-01")], body).await?;
+        if reply.status != 200 {
+            let (status, after) = (reply.status, reply.retry_after);
+            let detail = reply.error_body().await;
+            let message = detail.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
+            return Err(socket::failure(status, after, message, "ANTHROPIC_API_KEY"));
         }
         let mut events = SseAssembler::default();
-        while let Some(frame) = body.frame().await {
-            let frame = frame
-                .map_err(|e| Failure::Retry { after: Duration::from_secs(1), why: format!("model stream: {e}") })?;
-            if let Some(data) = frame.data_ref() {
-                events.feed(data).map_err(|e| Failure::Retry { after: Duration::from_secs(1), why: e })?;
-            }
-        }
+        let mut lines = Lines::default();
+        reply.stream(|bytes| lines.feed(bytes, |line| events.line(line))).await?;
         events.finish().map_err(Failure::Fatal)
     }
 }
@@ -128,7 +63,6 @@ impl Anthropic {
 /// Builds the assistant message from the stream's events.
 #[derive(Default)]
 pub struct SseAssembler {
-    line: Vec<u8>,
     blocks: Vec<Value>,
     partial_json: Vec<String>,
     stop_reason: Option<String>,
@@ -136,19 +70,12 @@ pub struct SseAssembler {
 }
 
 impl SseAssembler {
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
-        for &b in bytes {
-            if b == b'\n' {
-                let line = std::mem::take(&mut self.line);
-                let line = String::from_utf8_lossy(&line);
-                if let Some(data) = line.trim_end_matches('\r').strip_prefix("data:") {
-                    self.event(data.trim())?;
-                }
-            } else {
-                self.line.push(b);
-            }
+    /// One line of the stream: `data:` lines carry the events.
+    pub fn line(&mut self, line: &str) -> Result<(), String> {
+        match line.strip_prefix("data:") {
+            Some(data) => self.event(data.trim()),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn event(&mut self, data: &str) -> Result<(), String> {
@@ -243,8 +170,9 @@ mod tests {
             "data: {\"type\":\"message_stop\"}\n",
         );
         // Fed in awkward pieces, as a network delivers them.
+        let mut lines = Lines::default();
         for chunk in stream.as_bytes().chunks(7) {
-            a.feed(chunk).unwrap();
+            lines.feed(chunk, |line| a.line(line)).unwrap();
         }
         let r = a.finish().unwrap();
         assert_eq!(r.stop_reason, "tool_use");
@@ -255,7 +183,7 @@ mod tests {
     #[test]
     fn a_truncated_stream_is_an_error() {
         let mut a = SseAssembler::default();
-        a.feed(b"data: {\"type\":\"message_start\",\"message\":{}}\n").unwrap();
+        a.line("data: {\"type\":\"message_start\",\"message\":{}}").unwrap();
         assert!(a.finish().is_err());
     }
 }

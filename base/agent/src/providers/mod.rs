@@ -3,6 +3,7 @@
 //! `CLAW_PROVIDER` names another.
 
 pub mod anthropic;
+pub mod socket;
 
 use std::future::Future;
 use std::pin::Pin;
