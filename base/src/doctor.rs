@@ -23,23 +23,13 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
             missing => Err(format!("{} not set; add them to .env", missing.join(", "))),
         },
     );
-    let docker = match bollard::Docker::connect_with_local_defaults() {
-        Ok(d) => d.negotiate_version().await.map_err(|e| format!("not reachable: {e}; is the Docker engine running?")),
-        Err(e) => Err(e.to_string()),
-    };
-    match docker {
-        Ok(d) => {
-            check("docker", Ok("reachable".into()));
-            let image = &config.container.image;
-            check(
-                "image",
-                d.inspect_image(image)
-                    .await
-                    .map(|_| format!("{image} present"))
-                    .map_err(|_| format!("{image} missing; build it with container/build.sh")),
-            );
+    let runtime = &config.container.runtime;
+    match crate::runtimes::open(&config.container).await {
+        Ok(engine) => {
+            check(runtime, Ok(format!("reachable at {}", engine.endpoint())));
+            engine.check(&config.container.image).await.into_iter().for_each(|(name, result)| check(&name, result));
         }
-        Err(e) => check("docker", Err(e)),
+        Err(e) => check(runtime, Err(e)),
     }
     let groups = crate::store::Store::open(&config.data_dir.join("claw.db")).and_then(|s| s.groups());
     check(

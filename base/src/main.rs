@@ -2,7 +2,7 @@
 //!
 //!     claw-host run                          run the orchestrator
 //!     claw-host register JID NAME FOLDER [--main] [--no-trigger]
-//!     claw-host doctor                       check Docker, the image, credentials, groups, disk
+//!     claw-host doctor                       check the container runtime, the image, credentials, groups, disk
 //!     claw-host service systemd|launchd      print a service definition for this install
 
 use std::path::PathBuf;
