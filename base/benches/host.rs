@@ -7,6 +7,9 @@
 //!   `docker run --rm IMAGE` of the same image.
 //! - warm follow-up: a protocol line written to a running container's stdin until it comes back
 //!   (an echo entrypoint), beside the same round trip through a local `cat` pipe.
+//! - each container runtime built into the install (Docker's default runtime, and gVisor or
+//!   Podman when their skills are applied), side by side: cold start (create, start, first
+//!   output) and the memory of one idle container, with the ratio to Docker's.
 //! - idle RSS of `claw-host run` with the terminal channel, beside an idle `sleep` process.
 //! - the agent image's size.
 
@@ -27,6 +30,7 @@ fn main() {
     println!("claw-host budgets (medians)");
     rt.block_on(ingest());
     rt.block_on(containers());
+    rt.block_on(runtimes());
     idle_rss();
     let size: u64 = String::from_utf8_lossy(
         &Command::new("docker").args(["image", "inspect", "-f", "{{.Size}}", IMAGE]).output().expect("docker").stdout,
@@ -161,6 +165,71 @@ async fn containers() {
         ms(w) / 2.0,
         ms(p) / 2.0
     );
+}
+
+/// Every runtime in one run: the same hardened container settings, an entry point that echoes
+/// (`cat`), timed from create to its first line of output; then its memory as the engine counts
+/// it (`docker stats`, the container's cgroup less its page cache). A runtime whose engine or
+/// image is missing is named and skipped.
+async fn runtimes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("dirs");
+    let mut docker_ms = None;
+    for (name, _) in claw_host::runtimes::registry() {
+        let mut config = Config::default();
+        (config.container.runtime, config.container.image) = (name.into(), IMAGE.into());
+        let runner = match claw_host::runner::Runner::connect(config.container.clone(), &data, vec![]).await {
+            Ok(runner) => runner,
+            Err(e) => {
+                println!("  runtime {name}: skipped: {e}");
+                continue;
+            }
+        };
+        if let Some((check, Err(e))) = runner.runtime.check(IMAGE).await.into_iter().find(|(_, r)| r.is_err()) {
+            println!("  runtime {name}: skipped: {check}: {e}");
+            continue;
+        }
+        let (mut cold, mut memory) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let mut body = runner.container_body("bench", &[]);
+            body.entrypoint = Some(vec!["/bin/cat".into()]);
+            let start = Instant::now();
+            let mut session = runner.start_with("bench", body).await.expect("start");
+            session.send(&claw_protocol::ToAgent::Close).await.expect("send");
+            session.next().await.expect("the echo");
+            cold.push(start.elapsed());
+            memory.push(memory_mib(&runner.runtime.endpoint(), &session.id));
+            session.stop().await;
+        }
+        let cold = ms(median(&mut cold));
+        memory.sort_by(f64::total_cmp);
+        let ratio = docker_ms.map(|d| format!("   {:.2}x Docker's", cold / d)).unwrap_or_default();
+        docker_ms = docker_ms.or((name == "docker").then_some(cold));
+        println!(
+            "  runtime {name:<7} cold start (create, start, first output): {cold:>7.1} ms   memory of an idle container: {:>5.1} MiB{ratio}",
+            memory[memory.len() / 2]
+        );
+    }
+    println!("  (budget: gVisor's cold start within 2x Docker's)");
+}
+
+/// The memory `docker stats` reports for container `id` on the engine at `endpoint`, in MiB.
+fn memory_mib(endpoint: &str, id: &str) -> f64 {
+    let out = Command::new("docker")
+        .env("DOCKER_HOST", endpoint)
+        .args(["stats", "--no-stream", "--format", "{{.MemUsage}}", id])
+        .output()
+        .expect("docker stats");
+    let usage = String::from_utf8_lossy(&out.stdout);
+    let used = usage.split('/').next().unwrap_or_default().trim();
+    let number: f64 = used.trim_end_matches(char::is_alphabetic).parse().unwrap_or(f64::NAN);
+    match used.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.') {
+        "B" => number / 1048576.0,
+        "KiB" | "kB" => number / 1024.0,
+        "GiB" | "GB" => number * 1024.0,
+        _ => number,
+    }
 }
 
 fn idle_rss() {
