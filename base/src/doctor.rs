@@ -23,13 +23,12 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
             missing => Err(format!("{} not set; add them to .env", missing.join(", "))),
         },
     );
-    let runtime = &config.container.runtime;
     match crate::runtimes::open(&config.container).await {
         Ok(engine) => {
-            check(runtime, Ok(format!("reachable at {}", engine.endpoint())));
+            check(&config.container.runtime, Ok(format!("reachable at {}", engine.endpoint())));
             engine.check(&config.container.image).await.into_iter().for_each(|(name, result)| check(&name, result));
         }
-        Err(e) => check(runtime, Err(e)),
+        Err(e) => check(&config.container.runtime, Err(e)),
     }
     let groups = crate::store::Store::open(&config.data_dir.join("claw.db")).and_then(|s| s.groups());
     check(

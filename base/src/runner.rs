@@ -69,9 +69,7 @@ impl Runner {
     pub async fn remove_orphans(&self) -> Result<usize, String> {
         let label = format!("{LABEL}={}", self.data_dir.display());
         let found = self.runtime.labelled(&label).await.map_err(|e| format!("{}: {e}", self.config.runtime))?;
-        for id in &found {
-            self.runtime.remove(id).await;
-        }
+        futures_util::future::join_all(found.iter().map(|id| self.runtime.remove(id))).await;
         Ok(found.len())
     }
 
@@ -178,28 +176,28 @@ async fn read_output(mut output: Output, tx: mpsc::Sender<Event>, caps: (usize, 
                     let _ = tx.send(Event::OverCap("output", caps.0)).await;
                     continue;
                 }
-                for &b in message.iter() {
-                    if b != b'\n' {
-                        if buffer.len() < MAX_LINE {
-                            buffer.push(b);
+                // Every piece but the first starts a new line; a line is kept up to MAX_LINE bytes.
+                for (i, piece) in message.split(|&b| b == b'\n').enumerate() {
+                    if i > 0 {
+                        let line = std::mem::take(&mut buffer);
+                        let event = if std::mem::take(&mut skipping) {
+                            Event::Invalid(format!("line over {MAX_LINE} bytes dropped"))
                         } else {
-                            skipping = true;
+                            let text = String::from_utf8_lossy(&line);
+                            match claw_protocol::decode::<FromAgent>(text.trim()) {
+                                Ok(msg) => Event::Message(msg),
+                                Err(e) => {
+                                    Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>()))
+                                }
+                            }
+                        };
+                        if listening && tx.send(event).await.is_err() {
+                            listening = false;
                         }
-                        continue;
                     }
-                    let line = std::mem::take(&mut buffer);
-                    let event = if std::mem::take(&mut skipping) {
-                        Event::Invalid(format!("line over {MAX_LINE} bytes dropped"))
-                    } else {
-                        let text = String::from_utf8_lossy(&line);
-                        match claw_protocol::decode::<FromAgent>(text.trim()) {
-                            Ok(msg) => Event::Message(msg),
-                            Err(e) => Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>())),
-                        }
-                    };
-                    if listening && tx.send(event).await.is_err() {
-                        listening = false;
-                    }
+                    let room = MAX_LINE - buffer.len();
+                    skipping |= piece.len() > room;
+                    buffer.extend_from_slice(&piece[..piece.len().min(room)]);
                 }
                 continue;
             }

@@ -7,10 +7,11 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, WaitContainerOptions,
 };
+use futures_util::StreamExt;
 
-use super::{Attached, Check, Runtime};
+use super::{Attached, Runtime};
 use crate::channels::BoxFuture;
 use crate::config::ContainerConfig;
 use crate::error::RunError;
@@ -86,7 +87,7 @@ impl Docker {
             Ok(attached) => Ok(Attached { id, input: attached.input, output: attached.output }),
             Err(why) => {
                 self.remove(&id).await;
-                Err(RunError::Transient(self.with_setup(why)))
+                Err(RunError::Transient(why))
             }
         }
     }
@@ -122,10 +123,19 @@ impl Runtime for Docker {
     }
 
     fn exit_code<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Option<i64>> {
-        Box::pin(async move { self.client.inspect_container(id, None).await.ok()?.state?.exit_code })
+        // Waited for, not inspected: an engine may report the exit a moment after the output ends
+        // (Podman does). Bounded, as a container may close its output and live on.
+        let mut wait = Box::pin(self.client.wait_container(id, None::<WaitContainerOptions>));
+        Box::pin(async move {
+            match tokio::time::timeout(std::time::Duration::from_secs(5), wait.next()).await.ok()?? {
+                Ok(exit) => Some(exit.status_code),
+                Err(DockerError::DockerContainerWaitError { code, .. }) => Some(code),
+                Err(_) => None,
+            }
+        })
     }
 
-    fn check<'a>(&'a self, image: &'a str) -> BoxFuture<'a, Vec<Check>> {
+    fn check<'a>(&'a self, image: &'a str) -> BoxFuture<'a, Vec<(String, Result<String, String>)>> {
         Box::pin(async move {
             let present = self.client.inspect_image(image).await.map(|_| format!("{image} present"));
             let missing = |_| self.with_setup(format!("{image} missing; build it with container/build.sh"));

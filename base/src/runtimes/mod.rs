@@ -26,9 +26,6 @@ pub struct Attached {
     pub output: Output,
 }
 
-/// One check for `claw-host doctor`: its name, and what is fine or how to fix it.
-pub type Check = (String, Result<String, String>);
-
 /// A container engine.
 pub trait Runtime: Send + Sync {
     /// Where the engine's API is, e.g. `unix:///var/run/docker.sock`.
@@ -41,8 +38,9 @@ pub trait Runtime: Send + Sync {
     fn labelled<'a>(&'a self, label: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>>;
     /// A stopped container's exit code, from inspecting it.
     fn exit_code<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Option<i64>>;
-    /// Doctor's checks once the engine answers: the image is there, the runtime is set up.
-    fn check<'a>(&'a self, image: &'a str) -> BoxFuture<'a, Vec<Check>>;
+    /// Doctor's checks once the engine answers (the image is there, the runtime is set up): each
+    /// a name, and what is fine or how to fix it.
+    fn check<'a>(&'a self, image: &'a str) -> BoxFuture<'a, Vec<(String, Result<String, String>)>>;
 }
 
 /// Connects to a runtime's engine, failing with what to do when it is not there.
@@ -60,12 +58,8 @@ pub fn registry() -> Vec<(&'static str, Open)> {
 pub async fn open(config: &ContainerConfig) -> Result<Box<dyn Runtime>, String> {
     let built = registry();
     let Some((_, open)) = built.iter().find(|(name, _)| *name == config.runtime) else {
-        let names: Vec<_> = built.iter().map(|(name, _)| *name).collect();
-        let runtime = &config.runtime;
-        return Err(format!(
-            "container.runtime: {runtime:?} is not built into this install (it has {})",
-            names.join(", ")
-        ));
+        let names = built.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
+        return Err(format!("container.runtime: {:?} is not built into this install (it has {names})", config.runtime));
     };
     open(config).await
 }
