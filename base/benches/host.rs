@@ -23,7 +23,9 @@ use claw_host::channels::Inbound;
 use claw_host::config::Config;
 use claw_host::store::{Group, NewMessage, Store};
 
-const IMAGE: &str = "claw-agent:latest";
+/// The agent image: `claw-agent:latest`, or the one `CLAW_TEST_IMAGE` names (as for the tests).
+static IMAGE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| std::env::var("CLAW_TEST_IMAGE").unwrap_or_else(|_| "claw-agent:latest".into()));
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -33,12 +35,16 @@ fn main() {
     rt.block_on(runtimes());
     idle_rss();
     let size: u64 = String::from_utf8_lossy(
-        &Command::new("docker").args(["image", "inspect", "-f", "{{.Size}}", IMAGE]).output().expect("docker").stdout,
+        &Command::new("docker")
+            .args(["image", "inspect", "-f", "{{.Size}}", IMAGE.as_str()])
+            .output()
+            .expect("docker")
+            .stdout,
     )
     .trim()
     .parse()
     .unwrap_or(0);
-    println!("  agent image {IMAGE}: {:.1} MB (budget 20 MB)", size as f64 / 1e6);
+    println!("  agent image {}: {:.1} MB (budget 20 MB)", *IMAGE, size as f64 / 1e6);
 }
 
 async fn ingest() {
@@ -84,7 +90,7 @@ async fn containers() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("groups/bench")).expect("dirs");
     let mut config = Config::default();
-    config.container.image = IMAGE.into();
+    config.container.image = IMAGE.clone();
     let runner = claw_host::runner::Runner::connect(config.container.clone(), &data, vec![]).await.expect("docker");
     let runs = 10;
     let mut ours = Vec::new();
@@ -98,7 +104,7 @@ async fn containers() {
         ours.push(start.elapsed());
         let start = Instant::now();
         let status = Command::new("docker")
-            .args(["run", "--rm", "--network", "none", IMAGE])
+            .args(["run", "--rm", "--network", "none", IMAGE.as_str()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -128,7 +134,7 @@ async fn containers() {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(format!("FROM {IMAGE}\nENTRYPOINT [\"/bin/cat\"]\n").as_bytes())
+        .write_all(format!("FROM {}\nENTRYPOINT [\"/bin/cat\"]\n", *IMAGE).as_bytes())
         .expect("dockerfile");
     assert!(build.wait().expect("build").success());
     let mut config = Config::default();
@@ -178,7 +184,7 @@ async fn runtimes() {
     let mut docker_ms = None;
     for (name, _) in claw_host::runtimes::registry() {
         let mut config = Config::default();
-        (config.container.runtime, config.container.image) = (name.into(), IMAGE.into());
+        (config.container.runtime, config.container.image) = (name.into(), IMAGE.clone());
         let runner = match claw_host::runner::Runner::connect(config.container.clone(), &data, vec![]).await {
             Ok(runner) => runner,
             Err(e) => {
@@ -186,7 +192,7 @@ async fn runtimes() {
                 continue;
             }
         };
-        if let Some((check, Err(e))) = runner.runtime.check(IMAGE).await.into_iter().find(|(_, r)| r.is_err()) {
+        if let Some((check, Err(e))) = runner.runtime.check(&IMAGE).await.into_iter().find(|(_, r)| r.is_err()) {
             println!("  runtime {name}: skipped: {check}: {e}");
             continue;
         }
@@ -234,7 +240,7 @@ fn memory_mib(endpoint: &str, id: &str) -> f64 {
 
 fn idle_rss() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("claw.toml"), format!("data_dir = \"data\"\n[container]\nimage = \"{IMAGE}\"\n"))
+    std::fs::write(dir.path().join("claw.toml"), format!("data_dir = \"data\"\n[container]\nimage = \"{}\"\n", *IMAGE))
         .expect("config");
     let mut host = Command::new(env!("CARGO_BIN_EXE_claw-host"))
         .arg("run")

@@ -42,6 +42,10 @@ fn every_container_runs_on_podman_with_the_hardening_and_doctor_checks_the_socke
     let settings = String::from_utf8_lossy(&out.stdout);
     assert!(settings.starts_with("none true") && settings.contains("no-new-privileges"), "{settings}");
     assert!(settings.trim_end().ends_with(&format!("64 {}", 256 << 20)), "{settings}");
+    // Podman's Docker-compatible inspect leaves the log options out; its own shows the bound.
+    let format = "{{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Size}}";
+    let log = Command::new("podman").args(["inspect", "--format", format, &containers[0]]).output().expect("podman");
+    assert_eq!(String::from_utf8_lossy(&log.stdout).trim(), "json-file 1MB");
     let data = install.data().canonicalize().expect("data");
     let on_docker = Command::new("docker")
         .env_remove("DOCKER_HOST")
