@@ -94,7 +94,7 @@ fn escape_attempts_fail_and_the_host_keeps_serving() {
     host.say("run the probes");
     assert_eq!(host.reply(Duration::from_secs(180)), "probes done");
     let results = tool_results(install.requests().last().unwrap());
-    assert_eq!(results.len(), probes.len(), "{results:#?}");
+    assert_eq!(results.len(), probes.len(), "{results:#?}\n{}", host.log());
     let by_name: Vec<(&str, &String)> = probes.iter().map(|(n, _)| *n).zip(&results).collect();
     for (name, out) in &by_name {
         assert!(!out.contains(KEY), "{name}: the key leaked:\n{out}");

@@ -44,3 +44,55 @@ fn every_container_runs_on_runsc_and_doctor_checks_it_is_registered() {
     assert!(report.contains("ok    gvisor: reachable at unix://"), "{report}");
     assert!(report.contains("ok    runtime runsc: registered with the engine"), "{report}");
 }
+
+/// An engine without runsc: a stand-in for Docker's API on a Unix socket that answers what
+/// doctor asks (version, image, info) and lists only runc.
+fn engine_without_runsc(socket: &std::path::Path) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::os::unix::net::UnixListener::bind(socket).expect("bind");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut stream = stream;
+                loop {
+                    let mut request = String::new();
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && line != "\r\n" {
+                        request.push_str(&line);
+                        line.clear();
+                    }
+                    if request.is_empty() {
+                        return;
+                    }
+                    let body = match request.split(' ').nth(1).unwrap_or_default() {
+                        path if path.ends_with("/version") => r#"{"ApiVersion":"1.41","Version":"20.10.0"}"#,
+                        path if path.ends_with("/info") => r#"{"Runtimes":{"runc":{"path":"runc"}}}"#,
+                        _ => r#"{"Id":"sha256:0"}"#,
+                    };
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+                    if stream.write_all(format!("{head}{body}").as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn doctor_names_the_fix_when_runsc_is_not_registered() {
+    let install = Install::new(vec![], "");
+    let socket = install.path().join("engine.sock");
+    engine_without_runsc(&socket);
+    let config = std::fs::read_to_string(install.path().join("claw.toml")).expect("config");
+    let config = config.replace("runtime = \"gvisor\"", &format!("runtime = \"gvisor\"\nsocket = \"{}\"", socket.display()));
+    std::fs::write(install.path().join("claw.toml"), config).expect("config");
+    let out = claw_host(install.path()).arg("doctor").output().expect("doctor");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    assert!(report.contains("ok    gvisor: reachable at unix://"), "{report}");
+    let fail = report.lines().find(|l| l.starts_with("FAIL  runtime runsc: ")).unwrap_or_else(|| panic!("{report}"));
+    assert!(fail.contains("not registered with the engine") && fail.contains("/etc/docker/daemon.json"), "{fail}");
+    assert!(fail.contains("\"runtimeArgs\": [\"--network=none\", \"--host-uds=open\"]"), "{fail}");
+}
