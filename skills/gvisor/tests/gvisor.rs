@@ -2,6 +2,10 @@
 //! named after the runtime, so the shared test support runs its installs with
 //! `[container] runtime = "gvisor"`; the battery's files are the base's own, included here.
 
+// Each of the base's test files declares the shared support module: included here, it is
+// compiled once per file, as in the base's own test binaries.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "attack.rs"]
 mod attack;
 #[path = "attack_runs.rs"]
@@ -70,7 +74,10 @@ fn engine_without_runsc(socket: &std::path::Path) {
                         path if path.ends_with("/info") => r#"{"Runtimes":{"runc":{"path":"runc"}}}"#,
                         _ => r#"{"Id":"sha256:0"}"#,
                     };
-                    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
                     if stream.write_all(format!("{head}{body}").as_bytes()).is_err() {
                         return;
                     }
@@ -86,7 +93,8 @@ fn doctor_names_the_fix_when_runsc_is_not_registered() {
     let socket = install.path().join("engine.sock");
     engine_without_runsc(&socket);
     let config = std::fs::read_to_string(install.path().join("claw.toml")).expect("config");
-    let config = config.replace("runtime = \"gvisor\"", &format!("runtime = \"gvisor\"\nsocket = \"{}\"", socket.display()));
+    let config =
+        config.replace("runtime = \"gvisor\"", &format!("runtime = \"gvisor\"\nsocket = \"{}\"", socket.display()));
     std::fs::write(install.path().join("claw.toml"), config).expect("config");
     let out = claw_host(install.path()).arg("doctor").output().expect("doctor");
     let report = String::from_utf8_lossy(&out.stdout);

@@ -2,6 +2,10 @@
 //! named after the runtime, so the shared test support runs its installs with
 //! `[container] runtime = "podman"` and points its `docker` commands at Podman's socket.
 
+// Each of the base's test files declares the shared support module: included here, it is
+// compiled once per file, as in the base's own test binaries.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "attack.rs"]
 mod attack;
 #[path = "attack_runs.rs"]
