@@ -30,7 +30,7 @@ fn each_runtime_is_one_commit_in_and_its_removal_the_exact_inverse() {
         let registry = read(&dir, "src/runtimes/mod.rs");
         assert!(registry.contains(&format!("(\"{runtime}\", {runtime}::open)")), "{registry}");
         assert!(!registry.contains(other), "{registry}");
-        builtin(&dir, &["skill", "remove", runtime, "--yes"]);
+        builtin(&dir, &["skill", "remove", runtime]);
         assert_eq!(tree_id(&dir), bare, "removing {runtime} gives back the tree without it");
     }
 }
