@@ -173,15 +173,16 @@ async fn containers() {
     );
 }
 
-/// Every runtime in one run: the same hardened container settings, an entry point that echoes
-/// (`cat`), timed from create to its first line of output; then its memory as the engine counts
-/// it (`docker stats`, the container's cgroup less its page cache). A runtime whose engine or
-/// image is missing is named and skipped.
+/// Every runtime in one run, in turns (so a busy moment of the machine falls on all of them):
+/// the same hardened container settings, an entry point that echoes (`cat`), timed from create
+/// to its first line of output; then its memory as the engine counts it (`docker stats`: the
+/// container's cgroup less its page cache). A runtime whose engine or image is missing is named
+/// and skipped.
 async fn runtimes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("dirs");
-    let mut docker_ms = None;
+    let mut runners = Vec::new();
     for (name, _) in claw_host::runtimes::registry() {
         let mut config = Config::default();
         (config.container.runtime, config.container.image) = (name.into(), IMAGE.clone());
@@ -192,12 +193,13 @@ async fn runtimes() {
                 continue;
             }
         };
-        if let Some((check, Err(e))) = runner.runtime.check(&IMAGE).await.into_iter().find(|(_, r)| r.is_err()) {
-            println!("  runtime {name}: skipped: {check}: {e}");
-            continue;
+        match runner.runtime.check(&IMAGE).await.into_iter().find(|(_, r)| r.is_err()) {
+            Some((check, Err(e))) => println!("  runtime {name}: skipped: {check}: {e}"),
+            _ => runners.push((name, runner, Vec::new(), Vec::new())),
         }
-        let (mut cold, mut memory) = (Vec::new(), Vec::new());
-        for _ in 0..5 {
+    }
+    for _ in 0..7 {
+        for (_, runner, cold, memory) in &mut runners {
             let mut body = runner.container_body("bench", &[]);
             body.entrypoint = Some(vec!["/bin/cat".into()]);
             let start = Instant::now();
@@ -208,10 +210,13 @@ async fn runtimes() {
             memory.push(memory_mib(&runner.runtime.endpoint(), &session.id));
             session.stop().await;
         }
-        let cold = ms(median(&mut cold));
+    }
+    let mut docker_ms = None;
+    for (name, _, cold, memory) in &mut runners {
+        let cold = ms(median(cold));
         memory.sort_by(f64::total_cmp);
         let ratio = docker_ms.map(|d| format!("   {:.2}x Docker's", cold / d)).unwrap_or_default();
-        docker_ms = docker_ms.or((name == "docker").then_some(cold));
+        docker_ms = docker_ms.or((*name == "docker").then_some(cold));
         println!(
             "  runtime {name:<7} cold start (create, start, first output): {cold:>7.1} ms   memory of an idle container: {:>5.1} MiB{ratio}",
             memory[memory.len() / 2]
