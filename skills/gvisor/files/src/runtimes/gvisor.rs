@@ -25,12 +25,13 @@ pub fn open(config: &ContainerConfig) -> BoxFuture<'static, Result<Box<dyn Runti
 }
 
 /// gVisor's kernel is one process tree on the host: the pids cgroup counts its threads (about
-/// eight per agent process on the ptrace platform, fifty at rest), not the agent's processes.
-/// So the agent's limit is enforced inside gVisor (`RLIMIT_NPROC`: gVisor counts per uid in the
-/// sandbox, and only the agent's uid runs there), and the cgroup keeps a bound on the sandbox's
-/// threads that this many processes never reach.
+/// eight per agent process on the ptrace platform and fifty at rest, more when the machine is
+/// busy), not the agent's processes. So the agent's limit is enforced inside gVisor
+/// (`RLIMIT_NPROC`: gVisor counts per uid in the sandbox, and only the agent's uid runs there),
+/// and the cgroup keeps a bound on the sandbox's threads, with room to spare: a sandbox that
+/// reaches it dies whole.
 fn limit_processes_inside(host: &mut HostConfig) {
     let pids = host.pids_limit.unwrap_or(256);
     host.ulimits = Some(vec![ResourcesUlimits { name: Some("nproc".into()), soft: Some(pids), hard: Some(pids) }]);
-    host.pids_limit = Some(pids * 10 + 100);
+    host.pids_limit = Some(pids * 20 + 500);
 }
