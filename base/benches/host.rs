@@ -7,6 +7,9 @@
 //!   `docker run --rm IMAGE` of the same image.
 //! - warm follow-up: a protocol line written to a running container's stdin until it comes back
 //!   (an echo entrypoint), beside the same round trip through a local `cat` pipe.
+//! - each container runtime built into the install (Docker's default runtime, and gVisor or
+//!   Podman when their skills are applied), side by side: cold start (create, start, first
+//!   output) and the memory of one idle container, with the ratio to Docker's.
 //! - idle RSS of `claw-host run` with the terminal channel, beside an idle `sleep` process.
 //! - the credential proxy: a streamed answer's first byte through it, per provider route,
 //!   beside the same request sent straight to the upstream.
@@ -23,7 +26,9 @@ use claw_host::config::Config;
 use claw_host::providers::anthropic::ROUTE;
 use claw_host::store::{Group, NewMessage, Store};
 
-const IMAGE: &str = "claw-agent:latest";
+/// The agent image: `claw-agent:latest`, or the one `CLAW_TEST_IMAGE` names (as for the tests).
+static IMAGE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| std::env::var("CLAW_TEST_IMAGE").unwrap_or_else(|_| "claw-agent:latest".into()));
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -31,14 +36,19 @@ fn main() {
     rt.block_on(ingest());
     rt.block_on(proxy_first_byte());
     rt.block_on(containers());
+    rt.block_on(runtimes());
     idle_rss();
     let size: u64 = String::from_utf8_lossy(
-        &Command::new("docker").args(["image", "inspect", "-f", "{{.Size}}", IMAGE]).output().expect("docker").stdout,
+        &Command::new("docker")
+            .args(["image", "inspect", "-f", "{{.Size}}", IMAGE.as_str()])
+            .output()
+            .expect("docker")
+            .stdout,
     )
     .trim()
     .parse()
     .unwrap_or(0);
-    println!("  agent image {IMAGE}: {:.1} MB (budget 20 MB)", size as f64 / 1e6);
+    println!("  agent image {}: {:.1} MB (budget 20 MB)", *IMAGE, size as f64 / 1e6);
 }
 
 async fn ingest() {
@@ -84,7 +94,7 @@ async fn containers() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("groups/bench")).expect("dirs");
     let mut config = Config::default();
-    config.container.image = IMAGE.into();
+    config.container.image = IMAGE.clone();
     let runner = claw_host::runner::Runner::connect(config.container.clone(), &data, vec![]).await.expect("docker");
     let runs = 10;
     let mut ours = Vec::new();
@@ -98,7 +108,7 @@ async fn containers() {
         ours.push(start.elapsed());
         let start = Instant::now();
         let status = Command::new("docker")
-            .args(["run", "--rm", "--network", "none", IMAGE])
+            .args(["run", "--rm", "--network", "none", IMAGE.as_str()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -128,7 +138,7 @@ async fn containers() {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(format!("FROM {IMAGE}\nENTRYPOINT [\"/bin/cat\"]\n").as_bytes())
+        .write_all(format!("FROM {}\nENTRYPOINT [\"/bin/cat\"]\n", *IMAGE).as_bytes())
         .expect("dockerfile");
     assert!(build.wait().expect("build").success());
     let mut config = Config::default();
@@ -167,9 +177,79 @@ async fn containers() {
     );
 }
 
+/// Every runtime in one run, in turns (so a busy moment of the machine falls on all of them):
+/// the same hardened container settings, an entry point that echoes (`cat`), timed from create
+/// to its first line of output; then its memory as the engine counts it (`docker stats`: the
+/// container's cgroup less its page cache). A runtime whose engine or image is missing is named
+/// and skipped.
+async fn runtimes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("dirs");
+    let mut runners = Vec::new();
+    for (name, _) in claw_host::runtimes::registry() {
+        let mut config = Config::default();
+        (config.container.runtime, config.container.image) = (name.into(), IMAGE.clone());
+        let runner = match claw_host::runner::Runner::connect(config.container.clone(), &data, vec![]).await {
+            Ok(runner) => runner,
+            Err(e) => {
+                println!("  runtime {name}: skipped: {e}");
+                continue;
+            }
+        };
+        match runner.runtime.check(&IMAGE).await.into_iter().find(|(_, r)| r.is_err()) {
+            Some((check, Err(e))) => println!("  runtime {name}: skipped: {check}: {e}"),
+            _ => runners.push((name, runner, Vec::new(), Vec::new())),
+        }
+    }
+    for _ in 0..7 {
+        for (_, runner, cold, memory) in &mut runners {
+            let mut body = runner.container_body("bench", &[]);
+            body.entrypoint = Some(vec!["/bin/cat".into()]);
+            let start = Instant::now();
+            let mut session = runner.start_with("bench", body).await.expect("start");
+            session.send(&claw_protocol::ToAgent::Close).await.expect("send");
+            session.next().await.expect("the echo");
+            cold.push(start.elapsed());
+            memory.push(memory_mib(&runner.runtime.endpoint(), &session.id));
+            session.stop().await;
+        }
+    }
+    let mut docker_ms = None;
+    for (name, _, cold, memory) in &mut runners {
+        let cold = ms(median(cold));
+        memory.sort_by(f64::total_cmp);
+        let ratio = docker_ms.map(|d| format!("   {:.2}x Docker's", cold / d)).unwrap_or_default();
+        docker_ms = docker_ms.or((*name == "docker").then_some(cold));
+        println!(
+            "  runtime {name:<7} cold start (create, start, first output): {cold:>7.1} ms   memory of an idle container: {:>5.1} MiB{ratio}",
+            memory[memory.len() / 2]
+        );
+    }
+    println!("  (budget: gVisor's cold start within 2x Docker's)");
+}
+
+/// The memory `docker stats` reports for container `id` on the engine at `endpoint`, in MiB.
+fn memory_mib(endpoint: &str, id: &str) -> f64 {
+    let out = Command::new("docker")
+        .env("DOCKER_HOST", endpoint)
+        .args(["stats", "--no-stream", "--format", "{{.MemUsage}}", id])
+        .output()
+        .expect("docker stats");
+    let usage = String::from_utf8_lossy(&out.stdout);
+    let used = usage.split('/').next().unwrap_or_default().trim();
+    let number: f64 = used.trim_end_matches(char::is_alphabetic).parse().unwrap_or(f64::NAN);
+    match used.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.') {
+        "B" => number / 1048576.0,
+        "KiB" | "kB" => number / 1024.0,
+        "GiB" | "GB" => number * 1024.0,
+        _ => number,
+    }
+}
+
 fn idle_rss() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("claw.toml"), format!("data_dir = \"data\"\n[container]\nimage = \"{IMAGE}\"\n"))
+    std::fs::write(dir.path().join("claw.toml"), format!("data_dir = \"data\"\n[container]\nimage = \"{}\"\n", *IMAGE))
         .expect("config");
     let mut host = Command::new(env!("CARGO_BIN_EXE_claw-host"))
         .arg("run")

@@ -90,6 +90,10 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContainerConfig {
+    /// The runtime, by name: `docker`, or one a runtime skill built in (`runtimes/`).
+    pub runtime: String,
+    /// The engine's API socket; empty: the runtime's default.
+    pub socket: String,
     pub image: String,
     pub memory_mb: i64,
     pub cpus: f64,
@@ -155,6 +159,8 @@ impl Default for Config {
 impl Default for ContainerConfig {
     fn default() -> ContainerConfig {
         ContainerConfig {
+            runtime: "docker".into(),
+            socket: String::new(),
             image: "claw-agent:latest".into(),
             memory_mb: 512,
             cpus: 1.0,

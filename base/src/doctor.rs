@@ -28,24 +28,13 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
             missing => Err(format!("{} not set; add them to .env", missing.join(", "))),
         },
     );
-    check("model API", reachable(&config.model.upstream).await);
-    let docker = match bollard::Docker::connect_with_local_defaults() {
-        Ok(d) => d.negotiate_version().await.map_err(|e| unreachable_docker(&e.to_string())),
-        Err(e) => Err(e.to_string()),
-    };
-    match docker {
-        Ok(d) => {
-            check("docker", Ok("reachable".into()));
-            let image = &config.container.image;
-            check(
-                "image",
-                d.inspect_image(image)
-                    .await
-                    .map(|_| format!("{image} present"))
-                    .map_err(|_| format!("{image} missing; build it with container/build.sh")),
-            );
+    check("model API", reachable(upstream).await);
+    match crate::runtimes::open(&config.container).await {
+        Ok(engine) => {
+            check(&config.container.runtime, Ok(format!("reachable at {}", engine.endpoint())));
+            engine.check(&config.container.image).await.into_iter().for_each(|(name, result)| check(&name, result));
         }
-        Err(e) => check("docker", Err(e)),
+        Err(e) => check(&config.container.runtime, Err(e)),
     }
     let groups = crate::store::Store::open(&config.data_dir.join("claw.db")).and_then(|s| s.groups());
     check(
@@ -80,17 +69,6 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
         return Err(format!("{failed} check(s) failed"));
     }
     Ok(())
-}
-
-/// Why Docker did not answer, and what to do: a socket this user may not open is not a stopped engine.
-fn unreachable_docker(e: &str) -> String {
-    match e.to_lowercase().contains("permission denied") {
-        true => format!(
-            "the Docker socket is not open to this user ({e}); add the user to the docker group \
-             (sudo usermod -aG docker $USER, then log in again) or run rootless Docker"
-        ),
-        false => format!("not reachable: {e}; is the Docker engine running?"),
-    }
 }
 
 /// Whether the model API answers at all (any HTTP status will do; no key is sent), within a
@@ -129,14 +107,4 @@ fn free_space(dir: &Path) -> Result<String, String> {
     }
     let free = s.f_bavail as u64 * s.f_frsize as u64 / (1 << 20);
     if free < 1024 { Err(format!("only {free} MiB free")) } else { Ok(format!("{free} MiB free")) }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_socket_permission_problem_is_named_as_such() {
-        let e = "Error in the hyper legacy client: client error (Connect): Permission denied (os error 13)";
-        assert!(super::unreachable_docker(e).starts_with("the Docker socket is not open to this user"));
-        assert!(super::unreachable_docker("Connection refused").contains("is the Docker engine running?"));
-    }
 }

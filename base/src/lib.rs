@@ -21,6 +21,7 @@ pub mod queue;
 pub mod requests;
 pub mod router;
 pub mod runner;
+pub mod runtimes;
 pub mod scheduler;
 pub mod service;
 pub mod store;

@@ -1,4 +1,5 @@
-//! The runner: one hardened container per group session, through the Docker API (bollard).
+//! The runner: one hardened container per group session, through the configured runtime
+//! (Docker's engine unless `[container] runtime` names another; see `runtimes/`).
 //! The container has no network, a read-only root, no capabilities, no way to gain privileges,
 //! a non-root user and pids/memory/CPU limits; it sees only its group's folder (read-write), the
 //! global memory (read-only) and a socket to the credential proxy. It speaks the protocol of
@@ -8,15 +9,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 
-use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
-use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder,
-};
 use claw_protocol::{FromAgent, MAX_LINE, ToAgent};
 use futures_util::StreamExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -25,6 +21,7 @@ use tokio::sync::mpsc;
 use crate::config::ContainerConfig;
 use crate::error::RunError;
 use crate::mounts::Mount;
+use crate::runtimes::{Output, Runtime};
 
 /// The label that marks this host's containers, valued with its data directory, so orphans
 /// from an earlier run of the same install can be found and removed.
@@ -44,7 +41,7 @@ pub enum Event {
 }
 
 pub struct Runner {
-    docker: Docker,
+    pub runtime: Arc<dyn Runtime>,
     config: ContainerConfig,
     data_dir: PathBuf,
     /// Settings for the agent (never a secret: the key stays in the proxy).
@@ -56,31 +53,24 @@ pub struct Session {
     pub id: String,
     stdin: Pin<Box<dyn AsyncWrite + Send>>,
     events: mpsc::Receiver<Event>,
-    docker: Docker,
+    runtime: Arc<dyn Runtime>,
     /// Follow-ups sent to this container so far (the `seq` of the last one).
     pub followups: u64,
 }
 
 impl Runner {
     pub async fn connect(config: ContainerConfig, data_dir: &Path, env: Vec<String>) -> Result<Runner, String> {
-        let docker = Docker::connect_with_local_defaults().map_err(|e| format!("docker: {e}"))?;
-        let docker = docker.negotiate_version().await.map_err(|e| format!("docker is not reachable: {e}"))?;
+        let runtime = crate::runtimes::open(&config).await.map_err(|e| format!("{}: {e}", config.runtime))?.into();
         let data_dir = data_dir.canonicalize().map_err(|e| format!("{}: {e}", data_dir.display()))?;
-        Ok(Runner { docker, config, data_dir, env })
+        Ok(Runner { runtime, config, data_dir, env })
     }
 
     /// Removes every container an earlier run of this install left behind.
     pub async fn remove_orphans(&self) -> Result<usize, String> {
-        let filters = HashMap::from([("label", vec![format!("{LABEL}={}", self.data_dir.display())])]);
-        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        let found =
-            self.docker.list_containers(Some(options)).await.map_err(|e| format!("docker: listing containers: {e}"))?;
-        let mut removed = 0;
-        for id in found.into_iter().filter_map(|container| container.id) {
-            let options = RemoveContainerOptionsBuilder::new().force(true).build();
-            removed += self.docker.remove_container(&id, Some(options)).await.is_ok() as usize;
-        }
-        Ok(removed)
+        let label = format!("{LABEL}={}", self.data_dir.display());
+        let found = self.runtime.labelled(&label).await.map_err(|e| format!("{}: {e}", self.config.runtime))?;
+        futures_util::future::join_all(found.iter().map(|id| self.runtime.remove(id))).await;
+        Ok(found.len())
     }
 
     /// The container settings for a group: the hardening flags and the mounts, nothing else.
@@ -114,8 +104,6 @@ impl Runner {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             open_stdin: Some(true),
-            stdin_once: Some(false),
-            tty: Some(false),
             labels: Some(HashMap::from([
                 (LABEL.to_string(), self.data_dir.display().to_string()),
                 ("claw.group".to_string(), folder.to_string()),
@@ -127,38 +115,19 @@ impl Runner {
 
     /// Creates, attaches and starts a group's container; on failure none is left behind.
     pub async fn start(&self, folder: &str, mounts: &[Mount]) -> Result<Session, RunError> {
+        self.start_with(folder, self.container_body(folder, mounts)).await
+    }
+
+    /// Starts a group's container with these settings (the benchmarks change its entry point).
+    pub async fn start_with(&self, folder: &str, body: ContainerCreateBody) -> Result<Session, RunError> {
         let name = format!("claw-{folder}-{}", chrono::Utc::now().timestamp_millis());
-        let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        let id = match self.docker.create_container(Some(options), self.container_body(folder, mounts)).await {
-            Ok(created) => created.id,
-            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {
-                let image = &self.config.image;
-                return Err(RunError::Permanent(format!("the agent image {image} is missing: run container/build.sh")));
-            }
-            Err(e) => {
-                // A create that failed late may still have made the container.
-                remove(&self.docker, &name).await;
-                return Err(RunError::Transient(format!("docker: creating {name}: {e}")));
-            }
-        };
-        let attach = AttachContainerOptionsBuilder::new().stdin(true).stdout(true).stderr(true).stream(true).build();
-        let attached = match self.docker.attach_container(&id, Some(attach)).await {
-            Ok(a) => a,
-            Err(e) => {
-                remove(&self.docker, &id).await;
-                return Err(RunError::Transient(format!("docker: attaching to {name}: {e}")));
-            }
-        };
-        if let Err(e) = self.docker.start_container(&id, None).await {
-            drop(attached);
-            remove(&self.docker, &id).await;
-            return Err(RunError::Transient(format!("docker: starting {name}: {e}")));
-        }
-        tracing::info!(group = folder, container = name, "started a container");
+        let attached = self.runtime.start(&name, body).await?;
+        tracing::info!(group = folder, container = name, runtime = self.config.runtime, "started a container");
         let (tx, events) = mpsc::channel(64);
         let caps = (self.config.output_cap_bytes, self.config.stderr_cap_bytes);
         tokio::spawn(read_output(attached.output, tx, caps, name));
-        Ok(Session { id, stdin: attached.input, events, docker: self.docker.clone(), followups: 0 })
+        let runtime = self.runtime.clone();
+        Ok(Session { id: attached.id, stdin: attached.input, events, runtime, followups: 0 })
     }
 }
 
@@ -176,7 +145,7 @@ impl Session {
 
     /// The container's exit code, once it has stopped.
     pub async fn exit_code(&mut self) -> Option<i64> {
-        self.docker.inspect_container(&self.id, None).await.ok()?.state?.exit_code
+        self.runtime.exit_code(&self.id).await
     }
 
     /// Stops and removes the container. Its stdin is closed first, and its output is still
@@ -184,16 +153,7 @@ impl Session {
     pub async fn stop(mut self) {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.stdin.shutdown()).await;
         drop(self.stdin);
-        remove(&self.docker, &self.id).await;
-    }
-}
-
-/// Removes a container (by id or name), killing it if it runs; one already gone is no error.
-async fn remove(docker: &Docker, id: &str) {
-    let options = RemoveContainerOptionsBuilder::new().force(true).build();
-    match docker.remove_container(id, Some(options)).await {
-        Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
-        Err(e) => tracing::warn!(container = id, "removing container: {e}"),
+        self.runtime.remove(&self.id).await;
     }
 }
 
@@ -201,12 +161,7 @@ async fn remove(docker: &Docker, id: &str) {
 /// bytes, then one summary line. A stream past its cap (`caps`: stdout, stderr) is reported
 /// once, then read and dropped: the stream drains to its end, so stopping the container never
 /// waits on unread output.
-async fn read_output(
-    mut output: Pin<Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
-    tx: mpsc::Sender<Event>,
-    caps: (usize, usize),
-    name: String,
-) {
+async fn read_output(mut output: Output, tx: mpsc::Sender<Event>, caps: (usize, usize), name: String) {
     let mut buffer: Vec<u8> = Vec::new();
     let (mut out_total, mut err_total) = (0usize, 0usize);
     let mut skipping = false;
@@ -221,28 +176,28 @@ async fn read_output(
                     let _ = tx.send(Event::OverCap("output", caps.0)).await;
                     continue;
                 }
-                for &b in message.iter() {
-                    if b != b'\n' {
-                        if buffer.len() < MAX_LINE {
-                            buffer.push(b);
+                // Every piece but the first starts a new line; a line is kept up to MAX_LINE bytes.
+                for (i, piece) in message.split(|&b| b == b'\n').enumerate() {
+                    if i > 0 {
+                        let line = std::mem::take(&mut buffer);
+                        let event = if std::mem::take(&mut skipping) {
+                            Event::Invalid(format!("line over {MAX_LINE} bytes dropped"))
                         } else {
-                            skipping = true;
+                            let text = String::from_utf8_lossy(&line);
+                            match claw_protocol::decode::<FromAgent>(text.trim()) {
+                                Ok(msg) => Event::Message(msg),
+                                Err(e) => {
+                                    Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>()))
+                                }
+                            }
+                        };
+                        if listening && tx.send(event).await.is_err() {
+                            listening = false;
                         }
-                        continue;
                     }
-                    let line = std::mem::take(&mut buffer);
-                    let event = if std::mem::take(&mut skipping) {
-                        Event::Invalid(format!("line over {MAX_LINE} bytes dropped"))
-                    } else {
-                        let text = String::from_utf8_lossy(&line);
-                        match claw_protocol::decode::<FromAgent>(text.trim()) {
-                            Ok(msg) => Event::Message(msg),
-                            Err(e) => Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>())),
-                        }
-                    };
-                    if listening && tx.send(event).await.is_err() {
-                        listening = false;
-                    }
+                    let room = MAX_LINE - buffer.len();
+                    skipping |= piece.len() > room;
+                    buffer.extend_from_slice(&piece[..piece.len().min(room)]);
                 }
                 continue;
             }

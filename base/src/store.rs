@@ -11,79 +11,28 @@ pub type Result<T> = std::result::Result<T, String>;
 /// Each entry upgrades the schema by one version (`PRAGMA user_version`); never edit one that
 /// has shipped, add a new one.
 const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE chats (
-    jid TEXT PRIMARY KEY,
-    name TEXT NOT NULL DEFAULT '',
-    channel TEXT NOT NULL,
-    is_group INTEGER NOT NULL DEFAULT 0,
-    last_message_at TEXT
-);
-CREATE TABLE messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    chat_jid TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    sender_name TEXT NOT NULL,
-    content TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    is_from_me INTEGER NOT NULL DEFAULT 0,
-    external_id TEXT,
-    UNIQUE (chat_jid, external_id)
-);
+CREATE TABLE chats (jid TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', channel TEXT NOT NULL,
+    is_group INTEGER NOT NULL DEFAULT 0, last_message_at TEXT);
+CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_jid TEXT NOT NULL, sender TEXT NOT NULL,
+    sender_name TEXT NOT NULL, content TEXT NOT NULL, ts TEXT NOT NULL, is_from_me INTEGER NOT NULL DEFAULT 0,
+    external_id TEXT, UNIQUE (chat_jid, external_id));
 CREATE INDEX messages_by_chat ON messages (chat_jid, id);
-CREATE TABLE groups (
-    jid TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    folder TEXT NOT NULL UNIQUE,
-    trigger TEXT NOT NULL,
-    is_main INTEGER NOT NULL DEFAULT 0,
-    requires_trigger INTEGER NOT NULL DEFAULT 1,
-    mounts TEXT NOT NULL DEFAULT '[]',
-    added_at TEXT NOT NULL
-);
+CREATE TABLE groups (jid TEXT PRIMARY KEY, name TEXT NOT NULL, folder TEXT NOT NULL UNIQUE, trigger TEXT NOT NULL,
+    is_main INTEGER NOT NULL DEFAULT 0, requires_trigger INTEGER NOT NULL DEFAULT 1,
+    mounts TEXT NOT NULL DEFAULT '[]', added_at TEXT NOT NULL);
 CREATE TABLE sessions (folder TEXT PRIMARY KEY, session_id TEXT NOT NULL);
 CREATE TABLE cursors (jid TEXT PRIMARY KEY, handled INTEGER NOT NULL);
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    jid TEXT NOT NULL,
-    batch_end INTEGER NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    status TEXT NOT NULL
-);
-CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id INTEGER NOT NULL,
-    jid TEXT NOT NULL,
-    text TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE tasks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    folder TEXT NOT NULL,
-    chat_jid TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    spec TEXT NOT NULL,
-    tz TEXT NOT NULL,
-    context TEXT NOT NULL,
-    next_run TEXT,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE task_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    task_id INTEGER NOT NULL,
-    run_at TEXT NOT NULL,
-    duration_ms INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE TABLE usage (
-    folder TEXT PRIMARY KEY,
-    input_tokens INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0
-);
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, jid TEXT NOT NULL, batch_end INTEGER NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL);
+CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, jid TEXT NOT NULL,
+    text TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE tasks (id INTEGER PRIMARY KEY AUTOINCREMENT, folder TEXT NOT NULL, chat_jid TEXT NOT NULL,
+    prompt TEXT NOT NULL, kind TEXT NOT NULL, spec TEXT NOT NULL, tz TEXT NOT NULL, context TEXT NOT NULL,
+    next_run TEXT, status TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE task_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, task_id INTEGER NOT NULL, run_at TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL, status TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE usage (folder TEXT PRIMARY KEY, input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0);
 "#];
 
 /// A message as stored.

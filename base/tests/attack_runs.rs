@@ -80,12 +80,14 @@ fn output_past_its_cap_is_drained_and_the_groups_next_message_is_answered_within
     // Docker's own copy of the output is bounded too.
     let warm = install.containers();
     assert_eq!(warm.len(), 1, "the flooding container is gone, the answering one is warm");
-    let out = std::process::Command::new("docker")
+    let out = docker()
         .args(["inspect", "-f", "{{.HostConfig.LogConfig.Type}} {{json .HostConfig.LogConfig.Config}}", &warm[0]])
         .output()
         .unwrap();
     let config = String::from_utf8_lossy(&out.stdout);
-    assert!(config.contains("json-file") && config.contains("\"max-size\":\"1m\""), "{config}");
+    // Podman's Docker-compatible inspect leaves the options out (tests/podman.rs checks its own).
+    let options = runtime() == "podman" || config.contains("\"max-size\":\"1m\"");
+    assert!(config.contains("json-file") && options, "{config}");
 }
 
 #[test]
@@ -125,7 +127,7 @@ fn a_container_that_fails_to_start_is_removed_and_retried() {
     std::fs::write(dir.path().join("Dockerfile"), format!("FROM {}\nENTRYPOINT [\"/no/such/agent\"]\n", image()))
         .unwrap();
     let tag = "claw-test-no-entrypoint:latest";
-    let built = std::process::Command::new("docker").args(["build", "-q", "-t", tag]).arg(dir.path()).output().unwrap();
+    let built = docker().args(["build", "-q", "-t", tag]).arg(dir.path()).output().unwrap();
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
     let install = Install::new(vec![], "");
     install.use_image(tag);
@@ -134,7 +136,9 @@ fn a_container_that_fails_to_start_is_removed_and_retried() {
     host.say("hi");
     host.wait_log("giving up until the next message", T);
     let log = host.log();
-    assert_eq!(log.matches("run failed: docker: starting").count(), 3, "a failed start is retried:\n{log}");
+    // Docker fails it at start, Podman already at attach: either way it is retried.
+    let failed = log.lines().filter(|l| l.contains("run failed: ") && l.contains("/no/such/agent")).count();
+    assert_eq!(failed, 3, "a failed start is retried:\n{log}");
     assert!(install.containers().is_empty(), "no container left behind: {:?}", install.containers());
 }
 

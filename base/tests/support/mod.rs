@@ -2,7 +2,7 @@
 //! loopback, and the real `claw-host` binary driven through its terminal channel, running real
 //! containers on the real Docker engine.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -18,6 +18,31 @@ pub use serde_json::{Value, json};
 /// (an image built with `CLAW_IMAGE=... container/build.sh`).
 pub fn image() -> String {
     std::env::var("CLAW_TEST_IMAGE").unwrap_or_else(|_| "claw-agent:latest".into())
+}
+
+/// The runtime the tests run containers under: `CLAW_TEST_RUNTIME`, else the name of the test
+/// file when it names a runtime built into the install (a runtime skill's `tests/NAME.rs` runs
+/// the base's battery under it by including it), else `docker`.
+pub fn runtime() -> String {
+    let test_file = module_path!().split("::").next().unwrap_or_default();
+    let built = claw_host::runtimes::registry();
+    let named = built.iter().map(|(name, _)| *name).find(|name| *name == test_file);
+    std::env::var("CLAW_TEST_RUNTIME").ok().filter(|r| !r.is_empty()).unwrap_or(named.unwrap_or("docker").into())
+}
+
+/// The `docker` command line, pointed at the engine of the runtime under test (Podman's
+/// socket speaks Docker's API too).
+pub fn docker() -> Command {
+    static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let endpoint = ENDPOINT.get_or_init(|| {
+        let config = claw_host::config::ContainerConfig { runtime: runtime(), ..Default::default() };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let opened = rt.block_on(claw_host::runtimes::open(&config));
+        opened.map(|r| r.endpoint()).unwrap_or_else(|e| panic!("the runtime {}: {e}", config.runtime))
+    });
+    let mut command = Command::new("docker");
+    command.env("DOCKER_HOST", endpoint);
+    command
 }
 
 /// `claw-host` in `dir` with an explicit environment: nothing of the caller's (an exported
@@ -45,7 +70,7 @@ impl Install {
     /// An install whose model answers with `script`; `extra` is appended to claw.toml.
     pub fn new(script: Vec<Step>, extra: &str) -> Install {
         let image = image();
-        let status = Command::new("docker")
+        let status = docker()
             .args(["image", "inspect", &image])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -59,8 +84,9 @@ impl Install {
         // (its skills) stay off in the base's tests.
         let channels = if extra.contains("channels =") { "" } else { "channels = [\"cli\"]\n" };
         let config = format!(
-            "data_dir = \"data\"\nmax_concurrent = 5\n{channels}{extra}\n[container]\nimage = \"{image}\"\nmemory_mb = 256\npids = 64\nidle_timeout_secs = 3\nhard_timeout_secs = 40\n\
+            "data_dir = \"data\"\nmax_concurrent = 5\n{channels}{extra}\n[container]\nruntime = \"{}\"\nimage = \"{image}\"\nmemory_mb = 256\npids = 64\nidle_timeout_secs = 3\nhard_timeout_secs = 40\n\
              mount_allowlist = \"{}\"\n[model]\nupstream = \"{}\"\n[retry]\nbase_ms = 200\nmax_ms = 1000\nmax_attempts = 3\n",
+            runtime(),
             dir.path().join("allowlist.toml").display(),
             model.url()
         );
@@ -127,7 +153,7 @@ impl Install {
     /// Containers of this install that still exist.
     pub fn containers(&self) -> Vec<String> {
         let data = self.data().canonicalize().unwrap_or(self.data());
-        let out = Command::new("docker")
+        let out = docker()
             .args(["ps", "-aq", "--filter", &format!("label=claw.data={}", data.display())])
             .output()
             .expect("docker ps");
@@ -138,7 +164,7 @@ impl Install {
 impl Drop for Install {
     fn drop(&mut self) {
         for id in self.containers() {
-            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+            let _ = docker().args(["rm", "-f", &id]).output();
         }
     }
 }
@@ -301,7 +327,7 @@ pub fn scripted_image(name: &str, script: &str) -> String {
     let dockerfile = format!("FROM {}\nCOPY agent.sh /agent.sh\nENTRYPOINT [\"/bin/sh\", \"/agent.sh\"]\n", image());
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("Dockerfile");
     let tag = format!("{name}:latest");
-    let out = Command::new("docker").args(["build", "-q", "-t", &tag]).arg(dir.path()).output().expect("docker build");
+    let out = docker().args(["build", "-q", "-t", &tag]).arg(dir.path()).output().expect("docker build");
     assert!(out.status.success(), "building {tag}: {}", String::from_utf8_lossy(&out.stderr));
     tag
 }
