@@ -29,7 +29,10 @@ fn main() {
         Some("register") => register(&config_path, &args[1..]),
         Some("doctor") => runtime().and_then(|rt| rt.block_on(doctor::doctor(&config_path))),
         Some("service") => service::print(args.get(1).map(String::as_str).unwrap_or("")),
-        Some("help" | "--help" | "-h") => Ok(println!("{USAGE}")),
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            Ok(())
+        }
         _ => Err(USAGE.into()),
     };
     if let Err(e) = result {
