@@ -64,12 +64,14 @@ pub fn add(material: &Material, install_name: &str, skills: &[Selected], tree: &
         .iter()
         .map(|(name, slot)| minijinja::context! { name => name, kind => slot.kind(), file => slot.file(), doc => slot.doc() })
         .collect();
+    let not_applied: Vec<String> =
+        names.iter().filter(|n| !skills.iter().any(|s| s.name() == n.as_str())).cloned().collect();
     let install = minijinja::context! { name => install_name };
     let ctx = minijinja::context! {
         install => install.clone(),
         base => minijinja::context! { version => base.manifest.version.to_string() },
         skills => &applied,
-        catalogue => &names,
+        not_applied => &not_applied,
         slots => &slots,
     };
     tree.insert("CLAUDE.md", Entry::file(render_template(&material.templates, "CLAUDE.md.j2", &ctx)?));

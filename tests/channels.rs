@@ -39,7 +39,8 @@ fn telegram_replaces_the_default_whatsapp_in_one_commit_that_leaves_no_trace() {
     for file in
         ["Cargo.toml", ".env.example", "src/config.rs", "src/channels/mod.rs", ".claw/install.toml", "CLAUDE.md"]
     {
-        let text = read(&dir, file).to_lowercase();
+        // CLAUDE.md names the catalogue skills not applied by their add- skills.
+        let text = read(&dir, file).to_lowercase().replace("`add-whatsapp`", "");
         for trace in ["whatsapp", "qrcode", "png ="] {
             assert!(!text.contains(trace), "{file} still mentions {trace}:\n{text}");
         }

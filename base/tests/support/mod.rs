@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use claw_testkit::{FakeModel, Recorded, Step};
+// Not every test file uses each re-export.
+#[allow(unused_imports)]
 pub use serde_json::{Value, json};
 
 /// The agent image the tests run, `claw-agent:latest` unless `CLAW_TEST_IMAGE` names another
