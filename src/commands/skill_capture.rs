@@ -413,17 +413,23 @@ fn env_lines(old: &str, new: &str, path: &str, parts: &mut Parts) -> std::result
     }
     let mut vars = Vec::new();
     let mut doc = String::new();
+    let mut example = String::new();
     for line in added {
-        if let Some(comment) = line.strip_prefix("# ") {
+        // claw writes a variable as `# doc (required)`, `# e.g. KEY=example`, `KEY=`.
+        if let Some(hint) = line.strip_prefix("# e.g. ") {
+            example = hint.split_once('=').map(|(_, v)| v.to_string()).unwrap_or_default();
+        } else if let Some(comment) = line.strip_prefix("# ") {
             doc = comment.to_string();
         } else if let Some((key, value)) = line.split_once('=') {
+            let value = if value.is_empty() { std::mem::take(&mut example) } else { value.to_string() };
             let (doc_text, required) = match doc.rsplit_once(" (") {
                 Some((d, "required)")) => (d.to_string(), true),
                 Some((d, "optional)")) => (d.to_string(), false),
                 _ => (if doc.is_empty() { key.to_string() } else { doc.clone() }, false),
             };
-            vars.push((key.trim().to_string(), doc_text, required, value.to_string()));
+            vars.push((key.trim().to_string(), doc_text, required, value));
             doc.clear();
+            example.clear();
         }
     }
     if !vars.is_empty() {
