@@ -90,9 +90,30 @@ fn the_two_channels_compose_in_either_order() {
 }
 
 #[test]
+fn the_mail_channels_compose_with_the_chat_channels_in_either_order() {
+    for mail in ["email"] {
+        for chat in ["telegram", "whatsapp"] {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            dirs(tmp.path(), &["a", "b"]);
+            builtin(&tmp.path().join("a"), &["init", "x", "--bare"]);
+            builtin(&tmp.path().join("b"), &["init", "x", "--bare"]);
+            let (a, b) = (tmp.path().join("a/x"), tmp.path().join("b/x"));
+            for (dir, order) in [(&a, [mail, chat]), (&b, [chat, mail])] {
+                for skill in order {
+                    builtin(dir, &["skill", "apply", skill, "--yes"]);
+                }
+            }
+            assert_eq!(tree_id(&a), tree_id(&b), "{mail} and {chat}");
+            let registry = read(&a, "src/channels/mod.rs");
+            assert!(registry.contains(&format!("(\"{mail}\", {mail}::open)")), "{registry}");
+        }
+    }
+}
+
+#[test]
 fn each_channel_skill_stays_under_400_lines_of_non_test_rust() {
     let skills = Path::new(env!("CARGO_MANIFEST_DIR")).join("skills");
-    for (skill, file) in [("whatsapp", "whatsapp.rs"), ("telegram", "telegram.rs")] {
+    for (skill, file) in [("whatsapp", "whatsapp.rs"), ("telegram", "telegram.rs"), ("email", "email.rs")] {
         let path = skills.join(skill).join("files/src/channels").join(file);
         let text = std::fs::read_to_string(&path).expect("channel source");
         let product = text.split("#[cfg(test)]").next().unwrap_or_default();
