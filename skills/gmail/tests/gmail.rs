@@ -59,7 +59,7 @@ fn header(raw: &[u8], name: &str) -> Option<String> {
 fn consent_then_a_mail_is_answered_in_its_thread() {
     let s = setup(vec![Step::text("hello from the agent"), Step::text("second answer")], CLIENT_SECRET);
     s.install.register("gmail:ann@example.org", "main", &["--main"]);
-    let host = s.install.host();
+    let mut host = s.install.host();
 
     // No refresh token yet: the host logs the consent address; the person opens it and Google
     // redirects to the host's loopback port with a code, which it exchanges with PKCE.
@@ -130,6 +130,12 @@ fn consent_then_a_mail_is_answered_in_its_thread() {
     let head = String::from_utf8_lossy(&reply.raw).split("\r\n\r\n").next().unwrap_or("").to_string();
     assert!(head.lines().all(|l| !l.starts_with("Bcc:")), "a forged header: {head}");
     assert_eq!(header(&reply.raw, "In-Reply-To").as_deref(), Some("<g2@example.org>"));
+
+    // A mail over the size limit is skipped without being held in memory; the next one is read.
+    let big = "x".repeat(76).repeat(20 << 20 >> 6);
+    s.fake.deliver(&format!("From: ann@example.org\nSubject: huge\n\n{big}\n"), Some(thread), &["INBOX"]);
+    host.wait_log("is over 16 MB: not read", T);
+    assert!(host.is_running());
 
     // An unregistered sender is metadata only.
     s.fake.deliver("From: Bob <bob@example.org>\nSubject: hello?\n\nwho are you?\n", None, &["INBOX"]);

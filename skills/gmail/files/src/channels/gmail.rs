@@ -26,6 +26,8 @@ use crate::config::{self, Config};
 const POLL: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const MAX_TEXT: usize = 64 * 1024;
+/// The largest answer read (a raw mail, base64): a bigger mail is skipped, never held in memory.
+const MAX_BODY: usize = 16 << 20;
 const MAX_THREADS: usize = 5000;
 const SCOPE: &str = "https://www.googleapis.com/auth/gmail.modify";
 
@@ -90,6 +92,7 @@ enum Failure {
     Credential(String),
     /// 429 or 5xx with Google's `Retry-After`.
     RetryAfter(Duration),
+    TooLarge,
     Other(String),
 }
 
@@ -201,10 +204,17 @@ impl Inner {
         if let Some(body) = body {
             req = req.header("content-type", "application/json").body(body.to_string());
         }
-        let r = req.send().await?;
+        let mut r = req.send().await?;
         let status = r.status().as_u16();
         let wait = r.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(5);
-        let v = serde_json::from_slice::<Value>(&r.bytes().await?).unwrap_or(Value::Null);
+        let mut body = Vec::new();
+        while let Some(chunk) = r.chunk().await? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_BODY {
+                return Err(Failure::TooLarge);
+            }
+        }
+        let v = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
         let why = || format!("{path}: HTTP {status} {}", v["error"]["message"].as_str().unwrap_or(""));
         match status {
             200..=299 => Ok(v),
@@ -235,6 +245,7 @@ impl Inner {
                 }
                 Err(Failure::Credential(why)) => (why, MAX_BACKOFF),
                 Err(Failure::RetryAfter(d)) => (format!("rate limited or unavailable; waiting {} s", d.as_secs()), d),
+                Err(Failure::TooLarge) => ("an answer was too large".into(), MAX_BACKOFF),
                 Err(Failure::Other(why)) => (why, Duration::from_secs(2 << failures.min(8)).min(MAX_BACKOFF)),
             };
             failures += 1;
@@ -278,7 +289,13 @@ impl Inner {
             let mut ids: Vec<String> = added.filter_map(|a| a["message"]["id"].as_str().map(str::to_string)).collect();
             ids.dedup();
             for id in ids {
-                let m = self.api(reqwest::Method::GET, &format!("messages/{id}?format=raw"), None).await?;
+                let m = match self.api(reqwest::Method::GET, &format!("messages/{id}?format=raw"), None).await {
+                    Err(Failure::TooLarge) => {
+                        tracing::warn!("gmail: mail {id} is over {} MB: not read", MAX_BODY >> 20);
+                        continue;
+                    }
+                    m => m?,
+                };
                 let raw =
                     URL_SAFE_NO_PAD.decode(m["raw"].as_str().unwrap_or("").trim_end_matches('=')).unwrap_or_default();
                 // The account's own mail (its replies) is never an inbound message.
@@ -410,7 +427,7 @@ impl Channel for Gmail {
                     Err(Failure::Credential(why) | Failure::Other(why)) => {
                         return Err(format!("gmail: sending: {why}"));
                     }
-                    Err(Failure::RetryAfter(_)) => return Err("gmail: sending: rate limited".into()),
+                    Err(Failure::RetryAfter(_) | Failure::TooLarge) => return Err("gmail: sending: refused".into()),
                 }
             }
             Ok(())
