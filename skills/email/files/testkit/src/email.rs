@@ -58,11 +58,11 @@ impl MailServers {
         // Dovecot's login processes never run as root; as root, mail belongs to its own user.
         // SAFETY: getuid and getgid only read the process's ids.
         let (uid, gid) = (unsafe { libc::getuid() }, unsafe { libc::getgid() });
-        let (internal, login, mail_uid, mail_gid) = match uid {
-            0 => ("dovecot".to_string(), "dovenull".to_string(), id("-u", "dovecot")?, id("-g", "dovecot")?),
+        let (internal, group, login, mail_uid, mail_gid) = match uid {
+            0 => ("dovecot".into(), "dovecot".into(), "dovenull".into(), id("-u", "dovecot")?, id("-g", "dovecot")?),
             _ => {
-                let me = std::env::var("USER").ok().or_else(id_name).unwrap_or_default();
-                (me.clone(), me, uid, gid)
+                let me = id_name("-un").unwrap_or_default();
+                (me.clone(), id_name("-gn").unwrap_or_default(), me, uid, gid)
             }
         };
         if uid == 0 {
@@ -74,11 +74,11 @@ impl MailServers {
         let conf = format!(
             "base_dir = {r}/run\nstate_dir = {r}/run\nlog_path = {r}/dovecot.log\nprotocols = imap\nlisten = 127.0.0.1\n\
              ssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
-             default_internal_user = {internal}\ndefault_internal_group = {internal}\ndefault_login_user = {login}\n\
+             default_internal_user = {internal}\ndefault_internal_group = {group}\ndefault_login_user = {login}\n\
              first_valid_uid = 1\nmail_location = maildir:{r}/mail/%u\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {r}/passwd\n}}\n\
              userdb {{\n  driver = static\n  args = uid={mail_uid} gid={mail_gid} home={r}/mail/%u\n}}\n\
-             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  \
+             service anvil {{\n  chroot =\n}}\nservice imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  \
              inet_listener imaps {{\n    port = 0\n  }}\n}}\n"
         );
         std::fs::write(root.join("dovecot.conf"), conf)?;
@@ -218,7 +218,7 @@ fn id(flag: &str, user: &str) -> std::io::Result<u32> {
         .map_err(|_| std::io::Error::other(format!("no user {user}: install dovecot-imapd")))
 }
 
-fn id_name() -> Option<String> {
-    let out = Command::new("id").arg("-un").output().ok()?;
+fn id_name(flag: &str) -> Option<String> {
+    let out = Command::new("id").arg(flag).output().ok()?;
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
