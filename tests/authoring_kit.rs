@@ -145,7 +145,8 @@ fn captured_edits_applied_to_a_fresh_install_reproduce_them_byte_for_byte() {
     let table = manifest.find("[dependencies]\n").unwrap();
     let deps_end = manifest[table..].find("\n\n").map_or(manifest.len(), |i| table + i + 1);
     write(&edited, "agent/Cargo.toml", &format!("{}itoa = \"1\"\n{}", &manifest[..deps_end], &manifest[deps_end..]));
-    let env = read(&edited, ".env.example") + "\n# mine\n# How loud the agent shouts (optional)\n# e.g. SHOUT_LEVEL=3\nSHOUT_LEVEL=\n";
+    let env = read(&edited, ".env.example")
+        + "\n# mine\n# How loud the agent shouts (optional)\n# e.g. SHOUT_LEVEL=3\nSHOUT_LEVEL=\n";
     write(&edited, ".env.example", &env);
     // ...and two that no skill can carry.
     write(&edited, "README.md", &(read(&edited, "README.md") + "My notes.\n"));
