@@ -68,8 +68,7 @@ pub fn new(dir: &Path, name: &str, kind: NewKind) -> Result<()> {
                  [vars.max_len]\ndoc = \"The longest message the platform accepts, in characters\"\ndefault = \"4000\"\ntype = \"int\"\n\n\
                  [[env]]\nname = \"{env}\"\ndoc = \"The {name} platform's token (stays in the host)\"\nrequired = true\n\n\
                  [[edits]]\nslot = \"channel-modules\"\nadd = \"pub mod {module};\"\n\n\
-                 [[edits]]\nslot = \"channels\"\nadd = '(\"{name}\", {module}::open)'\n\n\
-                 [[edits]]\nslot = \"config-keys\"\nadd = 'Key {{ name: \"{env}\", doc: \"The {name} platform token (checked when the channel opens)\", required: false }}'\n",
+                 [[edits]]\nslot = \"channels\"\nadd = '(\"{name}\", {module}::open)'\n",
                 header(name, "a chat channel", "to chat with their assistant on the")
             ),
             vec![
