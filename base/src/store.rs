@@ -226,19 +226,13 @@ impl Store {
 
     /// Records that an agent run for `jid` began on messages up to `batch_end`.
     pub fn begin_run(&self, jid: &str, batch_end: i64, now: &str) -> Result<i64> {
-        self.insert(
-            "recording a run",
-            "INSERT INTO runs (jid, batch_end, started_at, status) VALUES (?1, ?2, ?3, 'running')",
-            params![jid, batch_end, now],
-        )
+        let sql = "INSERT INTO runs (jid, batch_end, started_at, status) VALUES (?1, ?2, ?3, 'running')";
+        self.insert("recording a run", sql, params![jid, batch_end, now])
     }
 
     pub fn extend_run(&self, run: i64, batch_end: i64) -> Result<()> {
-        self.exec(
-            "extending a run",
-            "UPDATE runs SET batch_end = MAX(batch_end, ?2) WHERE id = ?1",
-            params![run, batch_end],
-        )
+        let sql = "UPDATE runs SET batch_end = MAX(batch_end, ?2) WHERE id = ?1";
+        self.exec("extending a run", sql, params![run, batch_end])
     }
 
     /// Ends a run; on success the cursor moves past its batch in the same transaction.
@@ -259,11 +253,8 @@ impl Store {
     /// Writes a reply to the outbox before it is sent: a reply is delivered at most once, even if
     /// the host dies between sending it and recording that it was sent.
     pub fn outbox_add(&self, run: i64, jid: &str, text: &str, now: &str) -> Result<i64> {
-        self.insert(
-            "queueing a reply",
-            "INSERT INTO outbox (run_id, jid, text, state, created_at) VALUES (?1, ?2, ?3, 'sending', ?4)",
-            params![run, jid, text, now],
-        )
+        let sql = "INSERT INTO outbox (run_id, jid, text, state, created_at) VALUES (?1, ?2, ?3, 'sending', ?4)";
+        self.insert("queueing a reply", sql, params![run, jid, text, now])
     }
 
     pub fn outbox_sent(&self, id: i64, state: &str) -> Result<()> {
@@ -344,19 +335,13 @@ impl Store {
     }
 
     pub fn set_task_schedule(&self, id: i64, next_run: Option<&str>, status: &str) -> Result<()> {
-        self.exec(
-            "updating a task",
-            "UPDATE tasks SET next_run = ?2, status = ?3 WHERE id = ?1",
-            params![id, next_run, status],
-        )
+        let sql = "UPDATE tasks SET next_run = ?2, status = ?3 WHERE id = ?1";
+        self.exec("updating a task", sql, params![id, next_run, status])
     }
 
     pub fn log_task_run(&self, id: i64, run_at: &str, duration_ms: i64, status: &str, detail: &str) -> Result<()> {
-        self.exec(
-            "logging a task run",
-            "INSERT INTO task_runs (task_id, run_at, duration_ms, status, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, run_at, duration_ms, status, detail],
-        )
+        let sql = "INSERT INTO task_runs (task_id, run_at, duration_ms, status, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
+        self.exec("logging a task run", sql, params![id, run_at, duration_ms, status, detail])
     }
 
     /// Runs one statement; errors name `what` was being done.
