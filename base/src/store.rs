@@ -266,18 +266,13 @@ impl Store {
     /// interrupted, and its messages stay pending. Returns (answered, interrupted).
     pub fn recover_runs(&mut self, now: &str) -> Result<(usize, usize)> {
         let tx = self.conn.transaction().map_err(err("beginning"))?;
-        let answered = tx
-            .execute(
-                "INSERT INTO cursors (jid, handled) SELECT jid, batch_end FROM runs r WHERE status = 'running' AND EXISTS (SELECT 1 FROM outbox o WHERE o.run_id = r.id)
-                 ON CONFLICT (jid) DO UPDATE SET handled = MAX(handled, excluded.handled)",
-                [],
-            )
-            .map_err(err("recovering runs"))?;
+        let sql = "INSERT INTO cursors (jid, handled) SELECT jid, batch_end FROM runs r WHERE status = 'running' AND EXISTS (SELECT 1 FROM outbox o WHERE o.run_id = r.id)
+                   ON CONFLICT (jid) DO UPDATE SET handled = MAX(handled, excluded.handled)";
+        let answered = tx.execute(sql, []).map_err(err("recovering runs"))?;
         tx.execute("UPDATE runs SET status = 'ok', finished_at = ?1 WHERE status = 'running' AND EXISTS (SELECT 1 FROM outbox o WHERE o.run_id = runs.id)", [now])
             .map_err(err("recovering runs"))?;
-        let interrupted = tx
-            .execute("UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'", [now])
-            .map_err(err("recovering runs"))?;
+        let sql = "UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'";
+        let interrupted = tx.execute(sql, [now]).map_err(err("recovering runs"))?;
         tx.commit().map_err(err("recovering runs"))?;
         Ok((answered, interrupted))
     }
