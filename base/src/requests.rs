@@ -84,14 +84,8 @@ impl Host {
         if op == "list" {
             let mut tasks = store.tasks_of(&group.folder)?;
             if group.is_main {
-                tasks = self
-                    .groups
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .values()
-                    .map(|g| store.tasks_of(&g.folder))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .concat();
+                let groups = self.groups.read().unwrap_or_else(|e| e.into_inner());
+                tasks = groups.values().map(|g| store.tasks_of(&g.folder)).collect::<Result<Vec<_>, _>>()?.concat();
             }
             let list: Vec<_> = tasks.iter().map(|t| serde_json::json!({ "id": t.id, "group": t.folder, "prompt": t.prompt, "kind": t.kind, "spec": t.spec, "tz": t.tz, "next_run": t.next_run, "status": t.status })).collect();
             return Ok(serde_json::json!(list));
