@@ -48,7 +48,7 @@ impl Host {
                 }
             };
             if outcome.is_some() {
-                crate::ownership::strip_setuid(&self.data_dir.join("groups").join(&group.folder));
+                crate::ownership::strip_setuid(&self.config.data_dir.join("groups").join(&group.folder));
             }
             match outcome {
                 Some(Ok(())) => failures = 0,
@@ -120,10 +120,11 @@ impl Host {
 
     /// The group's own folder, the global memory, its model socket, and allowed extras.
     fn mounts_for(&self, group: &Group) -> Result<Vec<Mount>, String> {
-        let dir = crate::groups::folder_path(&self.data_dir, &group.folder)?;
+        let data_dir = &self.config.data_dir;
+        let dir = crate::groups::folder_path(data_dir, &group.folder)?;
         let mut list = vec![
             Mount { host: dir, container: "/workspace/group".into(), read_write: true },
-            Mount { host: self.data_dir.join("global"), container: "/workspace/global".into(), read_write: false },
+            Mount { host: data_dir.join("global"), container: "/workspace/global".into(), read_write: false },
             Mount { host: self.socket_dir(&group.folder), container: "/run/claw".into(), read_write: false },
         ];
         if !group.mounts.is_empty() {
