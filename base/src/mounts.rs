@@ -30,13 +30,11 @@ const BLOCKED: &[&str] = &[
 ];
 const BLOCKED_SUFFIXES: &[&str] = &[".pem", ".key", ".p12", ".pfx", ".env"];
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Allowlist {
-    #[serde(default)]
     pub allow: Vec<AllowedRoot>,
     /// Extra blocked names, added to the built-in ones.
-    #[serde(default)]
     pub blocked: Vec<String>,
 }
 
