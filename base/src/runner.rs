@@ -184,12 +184,9 @@ async fn read_output(mut output: Output, tx: mpsc::Sender<Event>, caps: (usize, 
                             Event::Invalid(format!("line over {MAX_LINE} bytes dropped"))
                         } else {
                             let text = String::from_utf8_lossy(&line);
-                            match claw_protocol::decode::<FromAgent>(text.trim()) {
-                                Ok(msg) => Event::Message(msg),
-                                Err(e) => {
-                                    Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>()))
-                                }
-                            }
+                            claw_protocol::decode::<FromAgent>(text.trim()).map(Event::Message).unwrap_or_else(|e| {
+                                Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>()))
+                            })
                         };
                         if listening && tx.send(event).await.is_err() {
                             listening = false;
