@@ -21,6 +21,8 @@ use crate::store::{Group, NewMessage, Store};
 
 /// Most messages stored in one transaction.
 const INGEST_BATCH: usize = 512;
+/// The longest the scheduler sleeps between looks at the store.
+const MAX_WAIT: Duration = Duration::from_secs(60);
 
 pub struct Host {
     pub config: Config,
@@ -194,12 +196,9 @@ impl Host {
                     tokio::spawn(self.clone().worker(task.chat_jid.clone(), notify));
                 }
             }
-            let next = self.store().next_due().ok().flatten();
-            let wait = next
-                .and_then(|n| chrono::DateTime::parse_from_rfc3339(&n).ok())
-                .map(|n| (n.with_timezone(&chrono::Utc) - self.clock.now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(60))
-                .min(Duration::from_secs(60));
+            let next = self.store().next_due().ok().flatten().and_then(|n| scheduler::parse_stamp(&n));
+            let wait =
+                next.map_or(MAX_WAIT, |n| (n - self.clock.now()).to_std().unwrap_or(Duration::ZERO).min(MAX_WAIT));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.scheduler_wake.notified() => {}

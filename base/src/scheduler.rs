@@ -82,11 +82,7 @@ pub fn take_due(store: &Store, clock: &Arc<dyn Clock>) -> Result<Vec<Task>, Stri
     let now = clock.now();
     let due = store.due_tasks(&stamp(now))?;
     for task in &due {
-        let at = task
-            .next_run
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map_or(now, |t| t.with_timezone(&Utc));
+        let at = task.next_run.as_deref().and_then(parse_stamp).unwrap_or(now);
         match next_run(task, at, now) {
             Ok(Some(next)) => store.set_task_schedule(task.id, Some(&stamp(next)), "active")?,
             Ok(None) => store.set_task_schedule(task.id, None, "completed")?,
@@ -102,6 +98,11 @@ pub fn take_due(store: &Store, clock: &Arc<dyn Clock>) -> Result<Vec<Task>, Stri
 /// The store's time format: RFC 3339 in UTC with milliseconds, which sorts as text.
 pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A time as the store holds it (see `stamp`); `None` if it is not one.
+pub fn parse_stamp(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
