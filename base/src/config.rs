@@ -169,10 +169,7 @@ impl Default for ContainerConfig {
             hard_timeout_secs: 1800,
             output_cap_bytes: 1 << 20,
             stderr_cap_bytes: 256 << 10,
-            mount_allowlist: std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default()
-                .join(".config/claw/mount-allowlist.toml"),
+            mount_allowlist: crate::mounts::expand_home(Path::new("~/.config/claw/mount-allowlist.toml")),
         }
     }
 }

@@ -130,7 +130,8 @@ fn blocked(path: &Path, extra: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn expand_home(path: &Path) -> PathBuf {
+/// `path` with a leading `~` replaced by `$HOME`.
+pub fn expand_home(path: &Path) -> PathBuf {
     match path.strip_prefix("~") {
         Ok(rest) => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(rest),
         Err(_) => path.to_path_buf(),
