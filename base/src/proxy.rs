@@ -182,27 +182,22 @@ impl Proxy {
 /// A request body as a stream for the upstream request: ends in an error if the client stalls
 /// for longer than READ_TIMEOUT or sends more than `max` bytes (setting `too_large`).
 fn capped(body: Incoming, max: usize, too_large: Arc<AtomicBool>) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-    futures_util::stream::unfold(Some((body, 0usize)), move |state| {
+    futures_util::stream::unfold(Some((body.into_data_stream(), 0usize)), move |state| {
         let too_large = too_large.clone();
         async move {
-            let (mut body, mut seen) = state?;
-            loop {
-                let frame = match tokio::time::timeout(READ_TIMEOUT, body.frame()).await {
-                    Ok(Some(Ok(frame))) => frame,
-                    Ok(None) => return None,
-                    Ok(Some(Err(e))) => return Some((Err(std::io::Error::other(e)), None)),
-                    Err(_) => return Some((Err(std::io::Error::other("the request body stalled")), None)),
-                };
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                seen += data.len();
-                if seen > max {
-                    too_large.store(true, Ordering::Relaxed);
-                    return Some((Err(std::io::Error::other("request body too large")), None));
-                }
-                return Some((Ok(data), Some((body, seen))));
+            let (mut body, seen) = state?;
+            let data = match tokio::time::timeout(READ_TIMEOUT, body.next()).await {
+                Ok(Some(Ok(data))) => data,
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => return Some((Err(std::io::Error::other(e)), None)),
+                Err(_) => return Some((Err(std::io::Error::other("the request body stalled")), None)),
+            };
+            let seen = seen + data.len();
+            if seen > max {
+                too_large.store(true, Ordering::Relaxed);
+                return Some((Err(std::io::Error::other("request body too large")), None));
             }
+            Some((Ok(data), Some((body, seen))))
         }
     })
 }
