@@ -25,7 +25,7 @@ use futures_util::{Stream, StreamExt};
 
 use crate::config::ModelConfig;
 use crate::providers::{Credential, Route};
-use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Connections one group may hold open at once; an agent makes one request at a time.
 const MAX_CONNECTIONS: usize = 8;
@@ -136,8 +136,7 @@ impl Proxy {
             return error(StatusCode::FORBIDDEN, "this path is not forwarded");
         }
         let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-        let kept = req.headers().iter().filter(|(name, _)| !DROPPED.contains(&name.as_str()));
-        let mut headers: reqwest::header::HeaderMap = kept.map(|(name, value)| (name.clone(), value.clone())).collect();
+        let mut headers = kept(req.headers());
         let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if declared.is_some_and(|n| n > self.max_request) {
             return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
@@ -164,19 +163,20 @@ impl Proxy {
             upstream.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
         let mut counter = UsageCounter::new(self.route.usage, json);
         counter.sink = Some((folder.to_string(), self.usage.clone()));
-        let mut response = Response::builder().status(upstream.status().as_u16());
-        for (name, value) in upstream.headers() {
-            if !DROPPED.contains(&name.as_str()) {
-                response = response.header(name, value);
-            }
-        }
+        let (status, headers) = (upstream.status(), kept(upstream.headers()));
         let stream = upstream.bytes_stream().map(move |chunk| {
             chunk.inspect(|bytes| counter.feed(bytes)).map(Frame::data).map_err(std::io::Error::other)
         });
+        let mut response = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
         response
-            .body(BodyExt::boxed(StreamBody::new(stream)))
-            .unwrap_or_else(|_| error(StatusCode::BAD_GATEWAY, "bad upstream response"))
     }
+}
+
+/// The headers that may cross the proxy, in either direction: all but `DROPPED`.
+fn kept(headers: &HeaderMap) -> HeaderMap {
+    headers.iter().filter(|(name, _)| !DROPPED.contains(&name.as_str())).map(|(n, v)| (n.clone(), v.clone())).collect()
 }
 
 /// A request body as a stream for the upstream request: ends in an error if the client stalls
