@@ -21,13 +21,9 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
     let upstream = config.model.upstream.as_deref().unwrap_or(route.upstream);
     let key = route.key_env.map_or("no key needed".into(), |k| format!("key in {k}"));
     check("provider", Ok(format!("{} at {upstream} ({key})", route.provider)));
-    check(
-        "credentials",
-        match config::missing(&route) {
-            missing if missing.is_empty() => Ok("set (kept in the host only)".into()),
-            missing => Err(format!("{} not set; add them to .env", missing.join(", "))),
-        },
-    );
+    let missing = config::missing(&route);
+    let credentials = missing.is_empty().then(|| "set (kept in the host only)".to_string());
+    check("credentials", credentials.ok_or_else(|| format!("{} not set; add them to .env", missing.join(", "))));
     check("model API", reachable(upstream).await);
     match crate::runtimes::open(&config.container).await {
         Ok(engine) => {
