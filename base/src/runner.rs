@@ -126,8 +126,7 @@ impl Runner {
         let (tx, events) = mpsc::channel(64);
         let caps = (self.config.output_cap_bytes, self.config.stderr_cap_bytes);
         tokio::spawn(read_output(attached.output, tx, caps, name));
-        let runtime = self.runtime.clone();
-        Ok(Session { id: attached.id, stdin: attached.input, events, runtime, followups: 0 })
+        Ok(Session { id: attached.id, stdin: attached.input, events, runtime: self.runtime.clone(), followups: 0 })
     }
 }
 
