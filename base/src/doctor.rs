@@ -43,10 +43,8 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
             })
         }),
     );
-    check(
-        "channels",
-        crate::channels::open(&config).map(|open| open.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")),
-    );
+    let channels = crate::channels::open(&config).map(|open| open.iter().map(|c| c.name()).collect::<Vec<_>>());
+    check("channels", channels.map(|names| names.join(", ")));
     for (channel, status) in crate::channels::status::read_all(&config.data_dir) {
         check(&format!("channel {channel}"), status);
     }
@@ -61,10 +59,7 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
         check("modes", Err(format!("{p} is {mode:o}, open to other users; run: chmod {max:o} {p}")));
     }
     check("disk", free_space(&config.data_dir));
-    if failed > 0 {
-        return Err(format!("{failed} check(s) failed"));
-    }
-    Ok(())
+    if failed > 0 { Err(format!("{failed} check(s) failed")) } else { Ok(()) }
 }
 
 /// Whether the model API answers at all (any HTTP status will do; no key is sent), within a
