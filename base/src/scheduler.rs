@@ -23,21 +23,6 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock tests set by hand.
-pub struct ManualClock(pub std::sync::Mutex<DateTime<Utc>>);
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl ManualClock {
-    pub fn set(&self, t: DateTime<Utc>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t;
-    }
-}
-
 /// Checks a schedule and returns its first run after `now`.
 pub fn first_run(kind: &str, spec: &str, tz: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
     let zone: Tz = tz.parse().map_err(|_| format!("unknown time zone {tz:?}"))?;
@@ -108,6 +93,21 @@ pub fn parse_stamp(t: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A clock tests set by hand.
+    struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+    impl Clock for ManualClock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    impl ManualClock {
+        fn set(&self, t: DateTime<Utc>) {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t;
+        }
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
