@@ -194,12 +194,11 @@ impl Default for RetryConfig {
 impl Config {
     /// Reads the configuration file at `path`; a missing file means all defaults.
     pub fn load(path: &Path) -> Result<Config, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
-        Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
