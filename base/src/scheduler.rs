@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn cron_tasks_fire_at_their_zones_instants() {
-        let store = Store::in_memory().unwrap();
+        let store = crate::store::tests::in_memory();
         let start = at("2026-03-01T00:00:00Z");
         let manual = Arc::new(ManualClock(std::sync::Mutex::new(start)));
         let clock: Arc<dyn Clock> = manual.clone();
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn an_interval_task_skips_missed_slots_without_a_burst() {
-        let store = Store::in_memory().unwrap();
+        let store = crate::store::tests::in_memory();
         let start = at("2026-01-01T00:00:00Z");
         let manual = Arc::new(ManualClock(std::sync::Mutex::new(start)));
         let clock: Arc<dyn Clock> = manual.clone();
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_once_task_completes() {
-        let store = Store::in_memory().unwrap();
+        let store = crate::store::tests::in_memory();
         let start = at("2026-01-01T00:00:00Z");
         let manual = Arc::new(ManualClock(std::sync::Mutex::new(start)));
         let clock: Arc<dyn Clock> = manual.clone();

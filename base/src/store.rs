@@ -106,10 +106,6 @@ impl Store {
         Store::setup(conn)
     }
 
-    pub fn in_memory() -> Result<Store> {
-        Store::setup(Connection::open_in_memory().map_err(err("opening"))?)
-    }
-
     fn setup(conn: Connection) -> Result<Store> {
         // WAL with synchronous=FULL: a committed message survives a crash of the host or the
         // machine; group commit (`insert_messages`) keeps that fast.
@@ -369,8 +365,13 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A store that lives in memory, for unit tests.
+    pub(crate) fn in_memory() -> Store {
+        Store::setup(Connection::open_in_memory().unwrap()).unwrap()
+    }
 
     fn msg(jid: &str, text: &str, ext: &str) -> NewMessage {
         NewMessage {
@@ -386,7 +387,7 @@ mod tests {
 
     #[test]
     fn messages_are_stored_once_and_read_after_a_cursor() {
-        let mut store = Store::in_memory().unwrap();
+        let mut store = in_memory();
         let ids = store
             .insert_messages(&[msg("cli:a", "one", "1"), msg("cli:a", "two", "2"), msg("cli:a", "one again", "1")])
             .unwrap();
@@ -397,7 +398,7 @@ mod tests {
 
     #[test]
     fn a_run_that_replied_is_not_run_again_after_a_crash() {
-        let mut store = Store::in_memory().unwrap();
+        let mut store = in_memory();
         let g = Group {
             jid: "cli:a".into(),
             name: "a".into(),
