@@ -132,12 +132,10 @@ impl Store {
         let tx = self.conn.transaction().map_err(err("beginning"))?;
         let mut ids = Vec::with_capacity(batch.len());
         {
-            let mut insert = tx
-                .prepare_cached("INSERT OR IGNORE INTO messages (chat_jid, sender, sender_name, content, ts, is_from_me, external_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                .map_err(err("preparing"))?;
-            let mut touch = tx
-                .prepare_cached("INSERT INTO chats (jid, channel, last_message_at) VALUES (?1, ?2, ?3) ON CONFLICT (jid) DO UPDATE SET last_message_at = excluded.last_message_at")
-                .map_err(err("preparing"))?;
+            let sql = "INSERT OR IGNORE INTO messages (chat_jid, sender, sender_name, content, ts, is_from_me, external_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+            let mut insert = tx.prepare_cached(sql).map_err(err("preparing"))?;
+            let sql = "INSERT INTO chats (jid, channel, last_message_at) VALUES (?1, ?2, ?3) ON CONFLICT (jid) DO UPDATE SET last_message_at = excluded.last_message_at";
+            let mut touch = tx.prepare_cached(sql).map_err(err("preparing"))?;
             for m in batch {
                 let changed = insert
                     .execute(params![m.chat_jid, m.sender, m.sender_name, m.content, m.ts, m.is_from_me, m.external_id])
