@@ -209,9 +209,8 @@ impl Store {
 
     /// The id of the last message whose batch was handled (0 if none).
     pub fn cursor(&self, jid: &str) -> Result<i64> {
-        self.conn
-            .query_row("SELECT COALESCE((SELECT handled FROM cursors WHERE jid = ?1), 0)", [jid], |r| r.get(0))
-            .map_err(err("reading a cursor"))
+        let sql = "SELECT COALESCE((SELECT handled FROM cursors WHERE jid = ?1), 0)";
+        self.conn.query_row(sql, [jid], |r| r.get(0)).map_err(err("reading a cursor"))
     }
 
     pub fn set_session(&self, folder: &str, session: &str) -> Result<()> {
@@ -298,9 +297,8 @@ impl Store {
 
     /// The earliest next run of any active task.
     pub fn next_due(&self) -> Result<Option<String>> {
-        self.conn
-            .query_row("SELECT MIN(next_run) FROM tasks WHERE status = 'active'", [], |r| r.get(0))
-            .map_err(err("reading tasks"))
+        let sql = "SELECT MIN(next_run) FROM tasks WHERE status = 'active'";
+        self.conn.query_row(sql, [], |r| r.get(0)).map_err(err("reading tasks"))
     }
 
     fn tasks_where(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Task>> {
