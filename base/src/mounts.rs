@@ -101,14 +101,12 @@ pub fn validate(request: &MountRequest, allowlist: Option<&Allowlist>, allowlist
     blocked(&real, &allowlist.blocked).map_err(|rule| {
         format!("mount {shown} refused: resolves to {} which matches blocked pattern {rule:?}", real.display())
     })?;
-    let root = allowlist
+    let (root, root_rw) = allowlist
         .allow
         .iter()
         .filter_map(|r| expand_home(&r.path).canonicalize().ok().map(|p| (p, r.read_write)))
-        .find(|(root, _)| real.starts_with(root));
-    let Some((root, root_rw)) = root else {
-        return Err(format!("mount {shown} refused: {} is not under any allowed root", real.display()));
-    };
+        .find(|(root, _)| real.starts_with(root))
+        .ok_or_else(|| format!("mount {shown} refused: {} is not under any allowed root", real.display()))?;
     if request.read_write && !root_rw {
         return Err(format!("mount {shown} refused: root {} is read-only", root.display()));
     }
