@@ -38,14 +38,13 @@ impl Host {
                 self.queue.retire(&jid);
                 break;
             };
-            let outcome = if let Some(task) = self.queue.take_task(&jid) {
-                Some(self.run_task(&group, task, &mut session, &wake).await)
-            } else {
-                match self.pending_batch(&group) {
+            let outcome = match self.queue.take_task(&jid) {
+                Some(task) => Some(self.run_task(&group, task, &mut session, &wake).await),
+                None => match self.pending_batch(&group) {
                     Ok(Some(batch)) => Some(self.run_batch(&group, batch, &mut session, &wake).await),
                     Ok(None) => None,
                     Err(e) => Some(Err(e.into())),
-                }
+                },
             };
             if outcome.is_some() {
                 crate::ownership::strip_setuid(&self.config.data_dir.join("groups").join(&group.folder));
