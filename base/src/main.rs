@@ -131,8 +131,7 @@ async fn serve(mut config: Config, route: providers::Route, key: String) -> Resu
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        std::future::pending::<()>().await;
-        return;
+        return std::future::pending().await;
     };
     tokio::select! {
         _ = term.recv() => {}
