@@ -50,13 +50,12 @@ pub fn load_dotenv(path: &Path) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
-    for line in text.lines().map(str::trim).filter(|line| !line.starts_with('#')) {
-        if let Some((key, value)) = line.split_once('=') {
-            let (key, value) = (key.trim(), value.trim().trim_matches('"'));
-            if !key.is_empty() && !value.is_empty() && std::env::var_os(key).is_none() {
-                // SAFETY: called from main before the runtime starts any thread.
-                unsafe { std::env::set_var(key, value) };
-            }
+    let pairs = text.lines().map(str::trim).filter(|line| !line.starts_with('#')).filter_map(|l| l.split_once('='));
+    for (key, value) in pairs {
+        let (key, value) = (key.trim(), value.trim().trim_matches('"'));
+        if !key.is_empty() && !value.is_empty() && std::env::var_os(key).is_none() {
+            // SAFETY: called from main before the runtime starts any thread.
+            unsafe { std::env::set_var(key, value) };
         }
     }
 }
