@@ -263,10 +263,9 @@ impl UsageCounter {
 
 fn error(status: StatusCode, message: &str) -> Response<Body> {
     let body = serde_json::json!({ "type": "error", "error": { "type": "proxy_error", "message": message } });
-    let mut response =
-        Response::new(Full::new(Bytes::from(body.to_string())).map_err(|never: Infallible| match never {}).boxed());
-    *response.status_mut() = status;
-    response
+    let body = Full::new(Bytes::from(body.to_string())).map_err(|never: Infallible| match never {}).boxed();
+    // A builder given a `StatusCode` and no headers cannot fail.
+    Response::builder().status(status).body(body).unwrap_or_default()
 }
 
 #[cfg(test)]
