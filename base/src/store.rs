@@ -102,8 +102,7 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("store: creating {}: {e}", dir.display()))?;
         }
-        let conn = Connection::open(path).map_err(|e| format!("store: opening {}: {e}", path.display()))?;
-        Store::setup(conn)
+        Store::setup(Connection::open(path).map_err(|e| format!("store: opening {}: {e}", path.display()))?)
     }
 
     fn setup(conn: Connection) -> Result<Store> {
