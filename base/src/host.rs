@@ -120,9 +120,7 @@ impl Host {
             tracing::info!(answered, interrupted, "recovered runs from an earlier crash");
         }
         let pending = self.store().groups_with_pending()?;
-        for jid in pending {
-            self.wake(&jid);
-        }
+        pending.iter().for_each(|jid| self.wake(jid));
         Ok(())
     }
 
