@@ -50,13 +50,12 @@ pub fn load_dotenv(path: &Path) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
-    for line in text.lines().map(str::trim).filter(|line| !line.starts_with('#')) {
-        if let Some((key, value)) = line.split_once('=') {
-            let (key, value) = (key.trim(), value.trim().trim_matches('"'));
-            if !key.is_empty() && !value.is_empty() && std::env::var_os(key).is_none() {
-                // SAFETY: called from main before the runtime starts any thread.
-                unsafe { std::env::set_var(key, value) };
-            }
+    let pairs = text.lines().map(str::trim).filter(|line| !line.starts_with('#')).filter_map(|l| l.split_once('='));
+    for (key, value) in pairs {
+        let (key, value) = (key.trim(), value.trim().trim_matches('"'));
+        if !key.is_empty() && !value.is_empty() && std::env::var_os(key).is_none() {
+            // SAFETY: called from main before the runtime starts any thread.
+            unsafe { std::env::set_var(key, value) };
         }
     }
 }
@@ -169,10 +168,7 @@ impl Default for ContainerConfig {
             hard_timeout_secs: 1800,
             output_cap_bytes: 1 << 20,
             stderr_cap_bytes: 256 << 10,
-            mount_allowlist: std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default()
-                .join(".config/claw/mount-allowlist.toml"),
+            mount_allowlist: crate::mounts::expand_home(Path::new("~/.config/claw/mount-allowlist.toml")),
         }
     }
 }
@@ -197,12 +193,11 @@ impl Default for RetryConfig {
 impl Config {
     /// Reads the configuration file at `path`; a missing file means all defaults.
     pub fn load(path: &Path) -> Result<Config, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
-        Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {

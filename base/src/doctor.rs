@@ -21,13 +21,9 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
     let upstream = config.model.upstream.as_deref().unwrap_or(route.upstream);
     let key = route.key_env.map_or("no key needed".into(), |k| format!("key in {k}"));
     check("provider", Ok(format!("{} at {upstream} ({key})", route.provider)));
-    check(
-        "credentials",
-        match config::missing(&route) {
-            missing if missing.is_empty() => Ok("set (kept in the host only)".into()),
-            missing => Err(format!("{} not set; add them to .env", missing.join(", "))),
-        },
-    );
+    let missing = config::missing(&route);
+    let credentials = missing.is_empty().then(|| "set (kept in the host only)".to_string());
+    check("credentials", credentials.ok_or_else(|| format!("{} not set; add them to .env", missing.join(", "))));
     check("model API", reachable(upstream).await);
     match crate::runtimes::open(&config.container).await {
         Ok(engine) => {
@@ -47,10 +43,8 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
             })
         }),
     );
-    check(
-        "channels",
-        crate::channels::open(&config).map(|open| open.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")),
-    );
+    let channels = crate::channels::open(&config).map(|open| open.iter().map(|c| c.name()).collect::<Vec<_>>());
+    check("channels", channels.map(|names| names.join(", ")));
     for (channel, status) in crate::channels::status::read_all(&config.data_dir) {
         check(&format!("channel {channel}"), status);
     }
@@ -65,10 +59,7 @@ pub async fn doctor(config_path: &Path) -> Result<(), String> {
         check("modes", Err(format!("{p} is {mode:o}, open to other users; run: chmod {max:o} {p}")));
     }
     check("disk", free_space(&config.data_dir));
-    if failed > 0 {
-        return Err(format!("{failed} check(s) failed"));
-    }
-    Ok(())
+    if failed > 0 { Err(format!("{failed} check(s) failed")) } else { Ok(()) }
 }
 
 /// Whether the model API answers at all (any HTTP status will do; no key is sent), within a

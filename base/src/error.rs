@@ -13,9 +13,8 @@ pub enum RunError {
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Permanent(why) | RunError::Transient(why) => f.write_str(why),
-        }
+        let (RunError::Permanent(why) | RunError::Transient(why)) = self;
+        f.write_str(why)
     }
 }
 

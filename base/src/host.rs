@@ -21,10 +21,11 @@ use crate::store::{Group, NewMessage, Store};
 
 /// Most messages stored in one transaction.
 const INGEST_BATCH: usize = 512;
+/// The longest the scheduler sleeps between looks at the store.
+const MAX_WAIT: Duration = Duration::from_secs(60);
 
 pub struct Host {
     pub config: Config,
-    pub data_dir: PathBuf,
     pub store: Mutex<Store>,
     pub channels: Vec<Box<dyn Channel>>,
     pub(crate) runner: Runner,
@@ -49,7 +50,6 @@ impl Host {
     ) -> Arc<Host> {
         Arc::new(Host {
             queue: GroupQueue::new(config.max_concurrent),
-            data_dir: config.data_dir.clone(),
             config,
             store: Mutex::new(store),
             channels,
@@ -86,7 +86,7 @@ impl Host {
 
     /// Loads registered groups, prepares their folders and model sockets.
     pub fn load_groups(&self) -> Result<(), String> {
-        let global = self.data_dir.join("global");
+        let global = self.config.data_dir.join("global");
         std::fs::create_dir_all(&global).map_err(|e| format!("{}: {e}", global.display()))?;
         // Every group reads the global memory; the 0700 data folder keeps other users out.
         std::fs::set_permissions(&global, std::os::unix::fs::PermissionsExt::from_mode(0o755))
@@ -98,19 +98,19 @@ impl Host {
     /// Prepares a group's folder and model socket, owned by the container's uid, and puts it in
     /// the map.
     fn load_group(&self, g: Group) -> Result<Group, String> {
-        let dir = crate::groups::folder_path(&self.data_dir, &g.folder)?;
+        let dir = crate::groups::folder_path(&self.config.data_dir, &g.folder)?;
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        ownership::give_to_agent(&dir, &self.data_dir, 0o700)?;
+        ownership::give_to_agent(&dir, &self.config.data_dir, 0o700)?;
         let sockets = self.socket_dir(&g.folder);
         let socket = self.proxy.serve_group(&sockets, &g.folder)?;
-        ownership::give_to_agent(&sockets, &self.data_dir, 0o700)?;
-        ownership::give_to_agent(&socket, &self.data_dir, 0o600)?;
+        ownership::give_to_agent(&sockets, &self.config.data_dir, 0o700)?;
+        ownership::give_to_agent(&socket, &self.config.data_dir, 0o600)?;
         self.groups.write().unwrap_or_else(|e| e.into_inner()).insert(g.jid.clone(), g.clone());
         Ok(g)
     }
 
     pub(crate) fn socket_dir(&self, folder: &str) -> PathBuf {
-        self.data_dir.join("sockets").join(folder)
+        self.config.data_dir.join("sockets").join(folder)
     }
 
     /// Settles runs a crash interrupted and wakes every group with work left.
@@ -120,9 +120,7 @@ impl Host {
             tracing::info!(answered, interrupted, "recovered runs from an earlier crash");
         }
         let pending = self.store().groups_with_pending()?;
-        for jid in pending {
-            self.wake(&jid);
-        }
+        pending.iter().for_each(|jid| self.wake(jid));
         Ok(())
     }
 
@@ -196,12 +194,9 @@ impl Host {
                     tokio::spawn(self.clone().worker(task.chat_jid.clone(), notify));
                 }
             }
-            let next = self.store().next_due().ok().flatten();
-            let wait = next
-                .and_then(|n| chrono::DateTime::parse_from_rfc3339(&n).ok())
-                .map(|n| (n.with_timezone(&chrono::Utc) - self.clock.now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(60))
-                .min(Duration::from_secs(60));
+            let next = self.store().next_due().ok().flatten().and_then(|n| scheduler::parse_stamp(&n));
+            let wait =
+                next.map_or(MAX_WAIT, |n| (n - self.clock.now()).to_std().unwrap_or(Duration::ZERO).min(MAX_WAIT));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.scheduler_wake.notified() => {}

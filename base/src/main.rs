@@ -97,8 +97,7 @@ async fn serve(mut config: Config, route: providers::Route, key: String) -> Resu
     let proxy = proxy::Proxy::new(route, &config.model, &key, usage)?;
     let channels = channels::open(&config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let clock: Arc<dyn scheduler::Clock> = Arc::new(scheduler::SystemClock);
-    let host = host::Host::new(config, store, channels, runner, proxy, clock, shutdown_rx);
+    let host = host::Host::new(config, store, channels, runner, proxy, Arc::new(scheduler::SystemClock), shutdown_rx);
     host.load_groups()?;
     let (tx, rx) = mpsc::channel(4096);
     for channel in &host.channels {
@@ -132,8 +131,7 @@ async fn serve(mut config: Config, route: providers::Route, key: String) -> Resu
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        std::future::pending::<()>().await;
-        return;
+        return std::future::pending().await;
     };
     tokio::select! {
         _ = term.recv() => {}

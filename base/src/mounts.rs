@@ -30,13 +30,11 @@ const BLOCKED: &[&str] = &[
 ];
 const BLOCKED_SUFFIXES: &[&str] = &[".pem", ".key", ".p12", ".pfx", ".env"];
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Allowlist {
-    #[serde(default)]
     pub allow: Vec<AllowedRoot>,
     /// Extra blocked names, added to the built-in ones.
-    #[serde(default)]
     pub blocked: Vec<String>,
 }
 
@@ -103,14 +101,12 @@ pub fn validate(request: &MountRequest, allowlist: Option<&Allowlist>, allowlist
     blocked(&real, &allowlist.blocked).map_err(|rule| {
         format!("mount {shown} refused: resolves to {} which matches blocked pattern {rule:?}", real.display())
     })?;
-    let root = allowlist
+    let (root, root_rw) = allowlist
         .allow
         .iter()
         .filter_map(|r| expand_home(&r.path).canonicalize().ok().map(|p| (p, r.read_write)))
-        .find(|(root, _)| real.starts_with(root));
-    let Some((root, root_rw)) = root else {
-        return Err(format!("mount {shown} refused: {} is not under any allowed root", real.display()));
-    };
+        .find(|(root, _)| real.starts_with(root))
+        .ok_or_else(|| format!("mount {shown} refused: {} is not under any allowed root", real.display()))?;
     if request.read_write && !root_rw {
         return Err(format!("mount {shown} refused: root {} is read-only", root.display()));
     }
@@ -132,7 +128,8 @@ fn blocked(path: &Path, extra: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn expand_home(path: &Path) -> PathBuf {
+/// `path` with a leading `~` replaced by `$HOME`.
+pub fn expand_home(path: &Path) -> PathBuf {
     match path.strip_prefix("~") {
         Ok(rest) => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(rest),
         Err(_) => path.to_path_buf(),

@@ -25,7 +25,7 @@ use futures_util::{Stream, StreamExt};
 
 use crate::config::ModelConfig;
 use crate::providers::{Credential, Route};
-use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Connections one group may hold open at once; an agent makes one request at a time.
 const MAX_CONNECTIONS: usize = 8;
@@ -136,8 +136,7 @@ impl Proxy {
             return error(StatusCode::FORBIDDEN, "this path is not forwarded");
         }
         let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-        let kept = req.headers().iter().filter(|(name, _)| !DROPPED.contains(&name.as_str()));
-        let mut headers: reqwest::header::HeaderMap = kept.map(|(name, value)| (name.clone(), value.clone())).collect();
+        let mut headers = kept(req.headers());
         let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if declared.is_some_and(|n| n > self.max_request) {
             return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
@@ -164,45 +163,41 @@ impl Proxy {
             upstream.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
         let mut counter = UsageCounter::new(self.route.usage, json);
         counter.sink = Some((folder.to_string(), self.usage.clone()));
-        let mut response = Response::builder().status(upstream.status().as_u16());
-        for (name, value) in upstream.headers() {
-            if !DROPPED.contains(&name.as_str()) {
-                response = response.header(name, value);
-            }
-        }
+        let (status, headers) = (upstream.status(), kept(upstream.headers()));
         let stream = upstream.bytes_stream().map(move |chunk| {
             chunk.inspect(|bytes| counter.feed(bytes)).map(Frame::data).map_err(std::io::Error::other)
         });
+        let mut response = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
         response
-            .body(BodyExt::boxed(StreamBody::new(stream)))
-            .unwrap_or_else(|_| error(StatusCode::BAD_GATEWAY, "bad upstream response"))
     }
+}
+
+/// The headers that may cross the proxy, in either direction: all but `DROPPED`.
+fn kept(headers: &HeaderMap) -> HeaderMap {
+    headers.iter().filter(|(name, _)| !DROPPED.contains(&name.as_str())).map(|(n, v)| (n.clone(), v.clone())).collect()
 }
 
 /// A request body as a stream for the upstream request: ends in an error if the client stalls
 /// for longer than READ_TIMEOUT or sends more than `max` bytes (setting `too_large`).
 fn capped(body: Incoming, max: usize, too_large: Arc<AtomicBool>) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-    futures_util::stream::unfold(Some((body, 0usize)), move |state| {
+    futures_util::stream::unfold(Some((body.into_data_stream(), 0usize)), move |state| {
         let too_large = too_large.clone();
         async move {
-            let (mut body, mut seen) = state?;
-            loop {
-                let frame = match tokio::time::timeout(READ_TIMEOUT, body.frame()).await {
-                    Ok(Some(Ok(frame))) => frame,
-                    Ok(None) => return None,
-                    Ok(Some(Err(e))) => return Some((Err(std::io::Error::other(e)), None)),
-                    Err(_) => return Some((Err(std::io::Error::other("the request body stalled")), None)),
-                };
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                seen += data.len();
-                if seen > max {
-                    too_large.store(true, Ordering::Relaxed);
-                    return Some((Err(std::io::Error::other("request body too large")), None));
-                }
-                return Some((Ok(data), Some((body, seen))));
+            let (mut body, seen) = state?;
+            let data = match tokio::time::timeout(READ_TIMEOUT, body.next()).await {
+                Ok(Some(Ok(data))) => data,
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => return Some((Err(std::io::Error::other(e)), None)),
+                Err(_) => return Some((Err(std::io::Error::other("the request body stalled")), None)),
+            };
+            let seen = seen + data.len();
+            if seen > max {
+                too_large.store(true, Ordering::Relaxed);
+                return Some((Err(std::io::Error::other("request body too large")), None));
             }
+            Some((Ok(data), Some((body, seen))))
         }
     })
 }
@@ -268,10 +263,9 @@ impl UsageCounter {
 
 fn error(status: StatusCode, message: &str) -> Response<Body> {
     let body = serde_json::json!({ "type": "error", "error": { "type": "proxy_error", "message": message } });
-    let mut response =
-        Response::new(Full::new(Bytes::from(body.to_string())).map_err(|never: Infallible| match never {}).boxed());
-    *response.status_mut() = status;
-    response
+    let body = Full::new(Bytes::from(body.to_string())).map_err(|never: Infallible| match never {}).boxed();
+    // A builder given a `StatusCode` and no headers cannot fail.
+    Response::builder().status(status).body(body).unwrap_or_default()
 }
 
 #[cfg(test)]

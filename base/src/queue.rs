@@ -42,9 +42,8 @@ impl GroupQueue {
             slot.wake.notify_one();
             return None;
         }
-        let slot = Slot { dirty: true, ..Default::default() };
-        let wake = slot.wake.clone();
-        slots.insert(jid.to_string(), slot);
+        let wake = Arc::new(Notify::new());
+        slots.insert(jid.to_string(), Slot { wake: wake.clone(), dirty: true, tasks: VecDeque::new() });
         Some(wake)
     }
 

@@ -27,9 +27,19 @@ impl Host {
                 (req, format!("send_message to {target}"), answer)
             }
             FromAgent::ScheduleTask { req, prompt, kind, spec, tz, context, chat } => {
-                let target = chat.unwrap_or_else(|| group.jid.clone());
-                let answer = self.schedule(group, &target, prompt, kind, spec, tz, context);
-                (req, "schedule_task".into(), answer.map(|id| serde_json::json!({ "id": id })))
+                let task = Task {
+                    id: 0,
+                    folder: String::new(),
+                    chat_jid: chat.unwrap_or_else(|| group.jid.clone()),
+                    prompt,
+                    kind,
+                    spec,
+                    tz: tz.unwrap_or_else(|| self.config.timezone.clone()),
+                    context: context.unwrap_or_else(|| "group".into()),
+                    next_run: None,
+                    status: "active".into(),
+                };
+                (req, "schedule_task".into(), self.schedule(group, task).map(|id| serde_json::json!({ "id": id })))
             }
             FromAgent::Task { req, op, id } => (req, format!("task request {op}"), self.task_admin(group, &op, id)),
             other => {
@@ -43,37 +53,16 @@ impl Host {
         Ok(Some(reply(req, answer)))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn schedule(
-        &self,
-        group: &Group,
-        target: &str,
-        prompt: String,
-        kind: String,
-        spec: String,
-        tz: Option<String>,
-        context: Option<String>,
-    ) -> Result<i64, String> {
+    /// Adds `task` (its folder and first run still to fill in) for the group of its chat.
+    fn schedule(&self, group: &Group, mut task: Task) -> Result<i64, String> {
+        let target = &task.chat_jid;
         let owner = self.group(target).ok_or_else(|| format!("{target} is not a registered group"))?;
         authorize(group, target, Some(&owner.folder))?;
-        let tz = tz.unwrap_or_else(|| self.config.timezone.clone());
-        let context = context.unwrap_or_else(|| "group".into());
-        if context != "group" && context != "isolated" {
-            return Err(format!("context {context:?}: expected group or isolated"));
+        if task.context != "group" && task.context != "isolated" {
+            return Err(format!("context {:?}: expected group or isolated", task.context));
         }
-        let next = scheduler::first_run(&kind, &spec, &tz, self.clock.now())?.map(stamp);
-        let task = Task {
-            id: 0,
-            folder: owner.folder,
-            chat_jid: target.to_string(),
-            prompt,
-            kind,
-            spec,
-            tz,
-            context,
-            next_run: next,
-            status: "active".into(),
-        };
+        task.next_run = scheduler::first_run(&task.kind, &task.spec, &task.tz, self.clock.now())?.map(stamp);
+        task.folder = owner.folder;
         let id = self.store().add_task(&task, &self.now())?;
         self.scheduler_wake.notify_one();
         Ok(id)
@@ -84,14 +73,8 @@ impl Host {
         if op == "list" {
             let mut tasks = store.tasks_of(&group.folder)?;
             if group.is_main {
-                tasks = self
-                    .groups
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .values()
-                    .map(|g| store.tasks_of(&g.folder))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .concat();
+                let groups = self.groups.read().unwrap_or_else(|e| e.into_inner());
+                tasks = groups.values().map(|g| store.tasks_of(&g.folder)).collect::<Result<Vec<_>, _>>()?.concat();
             }
             let list: Vec<_> = tasks.iter().map(|t| serde_json::json!({ "id": t.id, "group": t.folder, "prompt": t.prompt, "kind": t.kind, "spec": t.spec, "tz": t.tz, "next_run": t.next_run, "status": t.status })).collect();
             return Ok(serde_json::json!(list));

@@ -126,8 +126,7 @@ impl Runner {
         let (tx, events) = mpsc::channel(64);
         let caps = (self.config.output_cap_bytes, self.config.stderr_cap_bytes);
         tokio::spawn(read_output(attached.output, tx, caps, name));
-        let runtime = self.runtime.clone();
-        Ok(Session { id: attached.id, stdin: attached.input, events, runtime, followups: 0 })
+        Ok(Session { id: attached.id, stdin: attached.input, events, runtime: self.runtime.clone(), followups: 0 })
     }
 }
 
@@ -184,12 +183,9 @@ async fn read_output(mut output: Output, tx: mpsc::Sender<Event>, caps: (usize, 
                             Event::Invalid(format!("line over {MAX_LINE} bytes dropped"))
                         } else {
                             let text = String::from_utf8_lossy(&line);
-                            match claw_protocol::decode::<FromAgent>(text.trim()) {
-                                Ok(msg) => Event::Message(msg),
-                                Err(e) => {
-                                    Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>()))
-                                }
-                            }
+                            claw_protocol::decode::<FromAgent>(text.trim()).map(Event::Message).unwrap_or_else(|e| {
+                                Event::Invalid(format!("{e}: {}", text.chars().take(200).collect::<String>()))
+                            })
                         };
                         if listening && tx.send(event).await.is_err() {
                             listening = false;

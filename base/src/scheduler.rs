@@ -23,21 +23,6 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock tests set by hand.
-pub struct ManualClock(pub std::sync::Mutex<DateTime<Utc>>);
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl ManualClock {
-    pub fn set(&self, t: DateTime<Utc>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t;
-    }
-}
-
 /// Checks a schedule and returns its first run after `now`.
 pub fn first_run(kind: &str, spec: &str, tz: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
     let zone: Tz = tz.parse().map_err(|_| format!("unknown time zone {tz:?}"))?;
@@ -82,11 +67,7 @@ pub fn take_due(store: &Store, clock: &Arc<dyn Clock>) -> Result<Vec<Task>, Stri
     let now = clock.now();
     let due = store.due_tasks(&stamp(now))?;
     for task in &due {
-        let at = task
-            .next_run
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map_or(now, |t| t.with_timezone(&Utc));
+        let at = task.next_run.as_deref().and_then(parse_stamp).unwrap_or(now);
         match next_run(task, at, now) {
             Ok(Some(next)) => store.set_task_schedule(task.id, Some(&stamp(next)), "active")?,
             Ok(None) => store.set_task_schedule(task.id, None, "completed")?,
@@ -104,9 +85,29 @@ pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A time as the store holds it (see `stamp`); `None` if it is not one.
+pub fn parse_stamp(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A clock tests set by hand.
+    struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+    impl Clock for ManualClock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    impl ManualClock {
+        fn set(&self, t: DateTime<Utc>) {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t;
+        }
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -131,7 +132,7 @@ mod tests {
 
     #[test]
     fn cron_tasks_fire_at_their_zones_instants() {
-        let store = Store::in_memory().unwrap();
+        let store = crate::store::tests::in_memory();
         let start = at("2026-03-01T00:00:00Z");
         let manual = Arc::new(ManualClock(std::sync::Mutex::new(start)));
         let clock: Arc<dyn Clock> = manual.clone();
@@ -155,7 +156,7 @@ mod tests {
 
     #[test]
     fn an_interval_task_skips_missed_slots_without_a_burst() {
-        let store = Store::in_memory().unwrap();
+        let store = crate::store::tests::in_memory();
         let start = at("2026-01-01T00:00:00Z");
         let manual = Arc::new(ManualClock(std::sync::Mutex::new(start)));
         let clock: Arc<dyn Clock> = manual.clone();
@@ -169,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_once_task_completes() {
-        let store = Store::in_memory().unwrap();
+        let store = crate::store::tests::in_memory();
         let start = at("2026-01-01T00:00:00Z");
         let manual = Arc::new(ManualClock(std::sync::Mutex::new(start)));
         let clock: Arc<dyn Clock> = manual.clone();

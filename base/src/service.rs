@@ -1,9 +1,8 @@
 //! Running the host as a service: a systemd user unit or a launchd agent for this install.
 
 pub fn print(kind: &str) -> Result<(), String> {
-    let dir = std::env::current_dir().map_err(|e| e.to_string())?;
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let (dir, exe) = (dir.display().to_string(), exe.display().to_string());
+    let dir = std::env::current_dir().map_err(|e| e.to_string())?.display().to_string();
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?.display().to_string();
     // Paths go into XML text: `&` or `<` in a folder name must not break the plist.
     let xml = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     match kind {

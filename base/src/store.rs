@@ -102,12 +102,7 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("store: creating {}: {e}", dir.display()))?;
         }
-        let conn = Connection::open(path).map_err(|e| format!("store: opening {}: {e}", path.display()))?;
-        Store::setup(conn)
-    }
-
-    pub fn in_memory() -> Result<Store> {
-        Store::setup(Connection::open_in_memory().map_err(err("opening"))?)
+        Store::setup(Connection::open(path).map_err(|e| format!("store: opening {}: {e}", path.display()))?)
     }
 
     fn setup(conn: Connection) -> Result<Store> {
@@ -136,12 +131,10 @@ impl Store {
         let tx = self.conn.transaction().map_err(err("beginning"))?;
         let mut ids = Vec::with_capacity(batch.len());
         {
-            let mut insert = tx
-                .prepare_cached("INSERT OR IGNORE INTO messages (chat_jid, sender, sender_name, content, ts, is_from_me, external_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                .map_err(err("preparing"))?;
-            let mut touch = tx
-                .prepare_cached("INSERT INTO chats (jid, channel, last_message_at) VALUES (?1, ?2, ?3) ON CONFLICT (jid) DO UPDATE SET last_message_at = excluded.last_message_at")
-                .map_err(err("preparing"))?;
+            let sql = "INSERT OR IGNORE INTO messages (chat_jid, sender, sender_name, content, ts, is_from_me, external_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+            let mut insert = tx.prepare_cached(sql).map_err(err("preparing"))?;
+            let sql = "INSERT INTO chats (jid, channel, last_message_at) VALUES (?1, ?2, ?3) ON CONFLICT (jid) DO UPDATE SET last_message_at = excluded.last_message_at";
+            let mut touch = tx.prepare_cached(sql).map_err(err("preparing"))?;
             for m in batch {
                 let changed = insert
                     .execute(params![m.chat_jid, m.sender, m.sender_name, m.content, m.ts, m.is_from_me, m.external_id])
@@ -215,9 +208,8 @@ impl Store {
 
     /// The id of the last message whose batch was handled (0 if none).
     pub fn cursor(&self, jid: &str) -> Result<i64> {
-        self.conn
-            .query_row("SELECT COALESCE((SELECT handled FROM cursors WHERE jid = ?1), 0)", [jid], |r| r.get(0))
-            .map_err(err("reading a cursor"))
+        let sql = "SELECT COALESCE((SELECT handled FROM cursors WHERE jid = ?1), 0)";
+        self.conn.query_row(sql, [jid], |r| r.get(0)).map_err(err("reading a cursor"))
     }
 
     pub fn set_session(&self, folder: &str, session: &str) -> Result<()> {
@@ -226,19 +218,13 @@ impl Store {
 
     /// Records that an agent run for `jid` began on messages up to `batch_end`.
     pub fn begin_run(&self, jid: &str, batch_end: i64, now: &str) -> Result<i64> {
-        self.insert(
-            "recording a run",
-            "INSERT INTO runs (jid, batch_end, started_at, status) VALUES (?1, ?2, ?3, 'running')",
-            params![jid, batch_end, now],
-        )
+        let sql = "INSERT INTO runs (jid, batch_end, started_at, status) VALUES (?1, ?2, ?3, 'running')";
+        self.insert("recording a run", sql, params![jid, batch_end, now])
     }
 
     pub fn extend_run(&self, run: i64, batch_end: i64) -> Result<()> {
-        self.exec(
-            "extending a run",
-            "UPDATE runs SET batch_end = MAX(batch_end, ?2) WHERE id = ?1",
-            params![run, batch_end],
-        )
+        let sql = "UPDATE runs SET batch_end = MAX(batch_end, ?2) WHERE id = ?1";
+        self.exec("extending a run", sql, params![run, batch_end])
     }
 
     /// Ends a run; on success the cursor moves past its batch in the same transaction.
@@ -259,11 +245,8 @@ impl Store {
     /// Writes a reply to the outbox before it is sent: a reply is delivered at most once, even if
     /// the host dies between sending it and recording that it was sent.
     pub fn outbox_add(&self, run: i64, jid: &str, text: &str, now: &str) -> Result<i64> {
-        self.insert(
-            "queueing a reply",
-            "INSERT INTO outbox (run_id, jid, text, state, created_at) VALUES (?1, ?2, ?3, 'sending', ?4)",
-            params![run, jid, text, now],
-        )
+        let sql = "INSERT INTO outbox (run_id, jid, text, state, created_at) VALUES (?1, ?2, ?3, 'sending', ?4)";
+        self.insert("queueing a reply", sql, params![run, jid, text, now])
     }
 
     pub fn outbox_sent(&self, id: i64, state: &str) -> Result<()> {
@@ -275,18 +258,13 @@ impl Store {
     /// interrupted, and its messages stay pending. Returns (answered, interrupted).
     pub fn recover_runs(&mut self, now: &str) -> Result<(usize, usize)> {
         let tx = self.conn.transaction().map_err(err("beginning"))?;
-        let answered = tx
-            .execute(
-                "INSERT INTO cursors (jid, handled) SELECT jid, batch_end FROM runs r WHERE status = 'running' AND EXISTS (SELECT 1 FROM outbox o WHERE o.run_id = r.id)
-                 ON CONFLICT (jid) DO UPDATE SET handled = MAX(handled, excluded.handled)",
-                [],
-            )
-            .map_err(err("recovering runs"))?;
+        let sql = "INSERT INTO cursors (jid, handled) SELECT jid, batch_end FROM runs r WHERE status = 'running' AND EXISTS (SELECT 1 FROM outbox o WHERE o.run_id = r.id)
+                   ON CONFLICT (jid) DO UPDATE SET handled = MAX(handled, excluded.handled)";
+        let answered = tx.execute(sql, []).map_err(err("recovering runs"))?;
         tx.execute("UPDATE runs SET status = 'ok', finished_at = ?1 WHERE status = 'running' AND EXISTS (SELECT 1 FROM outbox o WHERE o.run_id = runs.id)", [now])
             .map_err(err("recovering runs"))?;
-        let interrupted = tx
-            .execute("UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'", [now])
-            .map_err(err("recovering runs"))?;
+        let sql = "UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'";
+        let interrupted = tx.execute(sql, [now]).map_err(err("recovering runs"))?;
         tx.commit().map_err(err("recovering runs"))?;
         Ok((answered, interrupted))
     }
@@ -318,9 +296,8 @@ impl Store {
 
     /// The earliest next run of any active task.
     pub fn next_due(&self) -> Result<Option<String>> {
-        self.conn
-            .query_row("SELECT MIN(next_run) FROM tasks WHERE status = 'active'", [], |r| r.get(0))
-            .map_err(err("reading tasks"))
+        let sql = "SELECT MIN(next_run) FROM tasks WHERE status = 'active'";
+        self.conn.query_row(sql, [], |r| r.get(0)).map_err(err("reading tasks"))
     }
 
     fn tasks_where(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Task>> {
@@ -344,19 +321,13 @@ impl Store {
     }
 
     pub fn set_task_schedule(&self, id: i64, next_run: Option<&str>, status: &str) -> Result<()> {
-        self.exec(
-            "updating a task",
-            "UPDATE tasks SET next_run = ?2, status = ?3 WHERE id = ?1",
-            params![id, next_run, status],
-        )
+        let sql = "UPDATE tasks SET next_run = ?2, status = ?3 WHERE id = ?1";
+        self.exec("updating a task", sql, params![id, next_run, status])
     }
 
     pub fn log_task_run(&self, id: i64, run_at: &str, duration_ms: i64, status: &str, detail: &str) -> Result<()> {
-        self.exec(
-            "logging a task run",
-            "INSERT INTO task_runs (task_id, run_at, duration_ms, status, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, run_at, duration_ms, status, detail],
-        )
+        let sql = "INSERT INTO task_runs (task_id, run_at, duration_ms, status, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
+        self.exec("logging a task run", sql, params![id, run_at, duration_ms, status, detail])
     }
 
     /// Runs one statement; errors name `what` was being done.
@@ -389,8 +360,13 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A store that lives in memory, for unit tests.
+    pub(crate) fn in_memory() -> Store {
+        Store::setup(Connection::open_in_memory().unwrap()).unwrap()
+    }
 
     fn msg(jid: &str, text: &str, ext: &str) -> NewMessage {
         NewMessage {
@@ -406,7 +382,7 @@ mod tests {
 
     #[test]
     fn messages_are_stored_once_and_read_after_a_cursor() {
-        let mut store = Store::in_memory().unwrap();
+        let mut store = in_memory();
         let ids = store
             .insert_messages(&[msg("cli:a", "one", "1"), msg("cli:a", "two", "2"), msg("cli:a", "one again", "1")])
             .unwrap();
@@ -417,7 +393,7 @@ mod tests {
 
     #[test]
     fn a_run_that_replied_is_not_run_again_after_a_crash() {
-        let mut store = Store::in_memory().unwrap();
+        let mut store = in_memory();
         let g = Group {
             jid: "cli:a".into(),
             name: "a".into(),

@@ -38,17 +38,16 @@ impl Host {
                 self.queue.retire(&jid);
                 break;
             };
-            let outcome = if let Some(task) = self.queue.take_task(&jid) {
-                Some(self.run_task(&group, task, &mut session, &wake).await)
-            } else {
-                match self.pending_batch(&group) {
+            let outcome = match self.queue.take_task(&jid) {
+                Some(task) => Some(self.run_task(&group, task, &mut session, &wake).await),
+                None => match self.pending_batch(&group) {
                     Ok(Some(batch)) => Some(self.run_batch(&group, batch, &mut session, &wake).await),
                     Ok(None) => None,
                     Err(e) => Some(Err(e.into())),
-                }
+                },
             };
             if outcome.is_some() {
-                crate::ownership::strip_setuid(&self.data_dir.join("groups").join(&group.folder));
+                crate::ownership::strip_setuid(&self.config.data_dir.join("groups").join(&group.folder));
             }
             match outcome {
                 Some(Ok(())) => failures = 0,
@@ -120,10 +119,11 @@ impl Host {
 
     /// The group's own folder, the global memory, its model socket, and allowed extras.
     fn mounts_for(&self, group: &Group) -> Result<Vec<Mount>, String> {
-        let dir = crate::groups::folder_path(&self.data_dir, &group.folder)?;
+        let data_dir = &self.config.data_dir;
+        let dir = crate::groups::folder_path(data_dir, &group.folder)?;
         let mut list = vec![
             Mount { host: dir, container: "/workspace/group".into(), read_write: true },
-            Mount { host: self.data_dir.join("global"), container: "/workspace/global".into(), read_write: false },
+            Mount { host: data_dir.join("global"), container: "/workspace/global".into(), read_write: false },
             Mount { host: self.socket_dir(&group.folder), container: "/run/claw".into(), read_write: false },
         ];
         if !group.mounts.is_empty() {

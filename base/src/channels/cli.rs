@@ -25,10 +25,8 @@ async fn read_line_capped(
         if chunk.is_empty() {
             return Ok(if buf.is_empty() && !too_long { None } else { Some(!too_long) });
         }
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
+        let newline = chunk.iter().position(|&b| b == b'\n');
+        let take = newline.map_or(chunk.len(), |i| i + 1);
         if !too_long && buf.len() + take <= MAX_LINE {
             buf.extend_from_slice(&chunk[..take]);
         } else {
@@ -36,7 +34,7 @@ async fn read_line_capped(
             buf.clear();
         }
         input.consume(take);
-        if done {
+        if newline.is_some() {
             return Ok(Some(!too_long));
         }
     }

@@ -2,6 +2,7 @@
 //! `data/channels/NAME.status` when its connection changes; `claw-host doctor` reads them back.
 //! The host's pid makes a report from a host that is gone show as a dead listener.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Records a channel's state: `up` or `down` with what a person should know (`down` stays until
@@ -18,18 +19,15 @@ pub fn report(data_dir: &Path, channel: &str, up: bool, detail: &str) {
 }
 
 /// What each channel last reported, for `claw-host doctor`.
-pub fn read_all(data_dir: &Path) -> Vec<(String, Result<String, String>)> {
-    let Ok(entries) = std::fs::read_dir(data_dir.join("channels")) else { return Vec::new() };
-    let mut out: Vec<_> = entries
-        .flatten()
+pub fn read_all(data_dir: &Path) -> BTreeMap<String, Result<String, String>> {
+    let entries = std::fs::read_dir(data_dir.join("channels")).into_iter().flatten().flatten();
+    entries
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().strip_suffix(".status")?.to_string();
             let text = std::fs::read_to_string(e.path()).unwrap_or_default();
             Some((name, parse(&text)))
         })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+        .collect()
 }
 
 /// `up|down PID detail`: the report holds only while the host that wrote it is alive.

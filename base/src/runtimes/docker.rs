@@ -58,9 +58,8 @@ impl Docker {
         };
         let endpoint = endpoint.unwrap_or_else(|| "unix:///var/run/docker.sock".into());
         let client = bollard::Docker::connect_with_socket(&endpoint, 120, bollard::API_DEFAULT_VERSION);
-        let fail = |e: String| unreachable(&e, &endpoint, setup);
-        let client = client.map_err(|e| fail(e.to_string()))?;
-        let client = client.negotiate_version().await.map_err(|e| fail(e.to_string()))?;
+        let fail = |e: DockerError| unreachable(&e.to_string(), &endpoint, setup);
+        let client = client.map_err(fail)?.negotiate_version().await.map_err(fail)?;
         Ok(Docker { client, endpoint, oci_runtime: None, adjust: |_| {}, setup })
     }
 
