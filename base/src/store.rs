@@ -36,7 +36,7 @@ CREATE TABLE usage (folder TEXT PRIMARY KEY, input_tokens INTEGER NOT NULL DEFAU
 "#];
 
 /// A message as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Message {
     pub id: i64,
     pub chat_jid: String,
