@@ -148,6 +148,12 @@ fn captured_edits_applied_to_a_fresh_install_reproduce_them_byte_for_byte() {
     let env = read(&edited, ".env.example")
         + "\n# mine\n# How loud the agent shouts (optional)\n# e.g. SHOUT_LEVEL=3\nSHOUT_LEVEL=\n";
     write(&edited, ".env.example", &env);
+    // ...and its config key, as claw writes it from a skill's [[env]].
+    let config = read(&edited, "src/config.rs").replace(
+        "(default claw.toml)\", required: false },\n",
+        "(default claw.toml)\", required: false },\n    Key { name: \"SHOUT_LEVEL\", doc: \"How loud the agent shouts\", required: false },\n",
+    );
+    write(&edited, "src/config.rs", &config);
     // ...and two that no skill can carry.
     write(&edited, "README.md", &(read(&edited, "README.md") + "My notes.\n"));
     std::fs::remove_file(edited.join("PROTOCOL.md")).unwrap();

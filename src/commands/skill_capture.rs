@@ -305,10 +305,14 @@ fn changed_file(
     if removed > 0 {
         return Err(format!("{removed} line(s) removed or changed: a skill only adds lines at slots"));
     }
+    // claw writes the config-keys and agent-keys lists from [[env]]: a key added there comes back
+    // from its `.env.example` block (checked when the captured skill is composed), never as an edit.
+    let generated = |name: &str| [crate::env_keys::CONFIG_KEYS, crate::env_keys::AGENT_KEYS].contains(&name);
+    let slots: Vec<(&String, &Slot)> = slots.into_iter().filter(|(name, _)| !generated(name)).collect();
     let mut edits = Vec::new();
     for line in added {
         let line = line.trim();
-        if line.is_empty() || line.starts_with("//") {
+        if line.is_empty() || line.starts_with("//") || (slots.is_empty() && line.starts_with("Key {")) {
             continue;
         }
         let items = slots.iter().find(|(_, s)| matches!(s, Slot::RustItems { .. }));
