@@ -54,7 +54,7 @@ pub fn admit(group: Option<&Group>, text: &str, is_from_me: bool, allowed: Optio
 /// The most of one message, and of a batch's messages, put into a prompt (escaped). The store
 /// keeps every message whole; these keep a prompt inside the protocol's 1 MiB line limit even
 /// when each character needs escaping, so a flood or one huge message never stalls a group.
-const MAX_MESSAGE: usize = 32 << 10;
+const MAX_MESSAGE: usize = 96 << 10;
 const MAX_PROMPT: usize = 128 << 10;
 
 /// The prompt for a batch: the newest messages since the group's last run that fit, escaped,
@@ -180,7 +180,7 @@ mod tests {
     fn a_huge_message_or_a_flood_is_cut_to_fit_the_protocols_line() {
         let m = |id, content: String| Message { id, content, ts: "t".into(), ..Message::default() };
         let p = format_prompt(&[m(1, "\"".repeat(4 << 20))], "UTC", "now");
-        assert!(p.contains("[cut: 4161536 more bytes]"), "{}", &p[p.len() - 100..]);
+        assert!(p.contains("[cut: 4096000 more bytes]"), "{}", &p[p.len() - 100..]);
         let line = serde_json::to_string(&p).unwrap_or_default();
         assert!(line.len() < 1 << 20, "{}", line.len());
         let flood: Vec<Message> = (0..1000).map(|i| m(i, format!("message {i} {}", "x".repeat(1000)))).collect();
