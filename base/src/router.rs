@@ -73,12 +73,10 @@ pub fn format_prompt(messages: &[Message], tz: &str, now: &str) -> String {
         }
         kept.push(line);
     }
+    let omitted = messages.len() - kept.len();
     let mut out = format!("<context timezone=\"{}\" now=\"{}\" />\n<messages>\n", escape(tz), escape(now));
-    if kept.len() < messages.len() {
-        out.push_str(&format!(
-            "<omitted count=\"{}\" reason=\"older messages past the prompt's size\" />\n",
-            messages.len() - kept.len()
-        ));
+    if omitted > 0 {
+        out.push_str(&format!("<omitted count=\"{omitted}\" reason=\"older messages, past the size\" />\n"));
     }
     kept.iter().rev().for_each(|line| out.push_str(line));
     out.push_str("</messages>\n");

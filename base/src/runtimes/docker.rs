@@ -116,9 +116,13 @@ impl Runtime for Docker {
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let options = RemoveContainerOptionsBuilder::new().force(true).build();
-            match self.client.remove_container(id, Some(options)).await {
-                Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
-                Err(e) => tracing::warn!(container = id, "removing container: {e}"),
+            // Podman may refuse while the container is still stopping or attached: try again.
+            for attempt in 0..5 {
+                match self.client.remove_container(id, Some(options.clone())).await {
+                    Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => return,
+                    Err(_) if attempt < 4 => tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await,
+                    Err(e) => tracing::warn!(container = id, "removing container: {e}"),
+                }
             }
         })
     }
