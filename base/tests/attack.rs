@@ -160,6 +160,11 @@ fn stalled_upload(socket: &Path) -> Option<UnixStream> {
 
 #[test]
 fn a_group_flooding_its_socket_neither_delays_another_group_nor_swells_the_host() {
+    // The flood hits the host's proxy, the same code whatever the runtime; its timings and the
+    // host's memory are measured under Docker, not mixed with another engine's attach buffers.
+    if runtime() != "docker" {
+        return;
+    }
     let script = vec![Step::text("y idle"), Step::text("y under attack"), Step::text("x after")];
     let install = Install::new(script, "");
     install.register("cli:x", "x", &["--no-trigger"]);
