@@ -66,15 +66,21 @@ fn copy_manifests(install: &Path, to: &Path) {
     }
 }
 
+/// `cargo metadata`: offline when every crate's manifest is downloaded already, else from the
+/// registry (a fresh machine, or another test of this file fetching them at the same moment).
 fn cargo_metadata(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
-    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["metadata", "--format-version", "1"])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .unwrap();
-    if out.status.success() { Ok(out.stdout) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+    let run = |offline: &[&str]| {
+        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["metadata", "--format-version", "1"])
+            .args(offline)
+            .args(args)
+            .current_dir(dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .unwrap();
+        if out.status.success() { Ok(out.stdout) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+    };
+    run(&["--offline"]).or_else(|_| run(&[]))
 }
 
 fn manifests(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -178,11 +184,10 @@ fn generate() -> String {
     std::fs::write(scratch.join("Cargo.lock"), seed).unwrap();
     // Every platform's crates are in a lock, so cargo reads every one's manifest: offline when
     // they are all downloaded already, else from the registry.
-    let full = cargo_metadata(&scratch, &["--offline"])
-        .or_else(|_| cargo_metadata(&scratch, &[]))
-        .unwrap_or_else(|e| panic!("cargo metadata on an install with every skill:\n{e}"));
+    let full =
+        cargo_metadata(&scratch, &[]).unwrap_or_else(|e| panic!("cargo metadata on an install with every skill:\n{e}"));
     let host = host();
-    let on_host = cargo_metadata(&scratch, &["--offline", "--filter-platform", &host]).unwrap();
+    let on_host = cargo_metadata(&scratch, &["--filter-platform", &host]).unwrap();
     let cargo_lock = std::fs::read_to_string(scratch.join("Cargo.lock")).unwrap();
     let full: Metadata = serde_json::from_slice(&full).unwrap();
     let on_host: Metadata = serde_json::from_slice(&on_host).unwrap();
@@ -296,13 +301,13 @@ fn assert_cargo_agrees(install: &Path, seed: &str, what: &str) {
     let fresh = tmp.path().join("fresh");
     copy_manifests(install, &fresh);
     std::fs::write(fresh.join("Cargo.lock"), seed).unwrap();
-    cargo_metadata(&fresh, &["--offline", "--filter-platform", &host]).unwrap_or_else(|e| panic!("{what}: {e}"));
+    cargo_metadata(&fresh, &["--filter-platform", &host]).unwrap_or_else(|e| panic!("{what}: {e}"));
     let cargos = std::fs::read_to_string(fresh.join("Cargo.lock")).unwrap();
     assert!(cargos == lock, "{what}: the composed lock differs from cargo's");
     let locked = tmp.path().join("locked");
     copy_manifests(install, &locked);
     std::fs::write(locked.join("Cargo.lock"), &lock).unwrap();
-    cargo_metadata(&locked, &["--locked", "--offline", "--filter-platform", &host])
+    cargo_metadata(&locked, &["--locked", "--filter-platform", &host])
         .unwrap_or_else(|e| panic!("{what}: cargo --locked refuses the composed lock: {e}"));
 }
 
