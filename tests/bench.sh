@@ -11,11 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=bench
+quick=""
 if [ "${1:-}" = "--quick" ]; then
   mode=test
+  quick=--quick
   shift
   echo "quick mode: debug builds; figures are indicative, not budgets"
 fi
 install="${1:-base}"
-cargo "$mode" --locked --bench apply
-(cd "$install" && cargo "$mode" --locked --bench host)
+cargo "$mode" --locked --bench apply -- ${quick}
+(cd "$install" && cargo "$mode" --locked --bench host -- ${quick})

@@ -8,11 +8,15 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const RUNS: usize = 30;
+/// Runs per figure; `--quick` (CI) takes a few, for a trend in seconds.
+fn runs() -> usize {
+    if std::env::args().any(|a| a == "--quick") { 5 } else { 30 }
+}
 const BUDGET: Duration = Duration::from_millis(50);
 
 fn main() {
     let claw = env!("CARGO_BIN_EXE_claw");
+    let runs = runs();
     let skills = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/skills");
     let tmp = std::env::temp_dir().join(format!("claw-bench-{}", std::process::id()));
     let mut apply = Vec::new();
@@ -20,7 +24,7 @@ fn main() {
     let mut git_commit = Vec::new();
     let mut git_status = Vec::new();
     let mut claw_status = Vec::new();
-    for i in 0..RUNS {
+    for i in 0..runs {
         let parent = tmp.join(i.to_string());
         std::fs::create_dir_all(&parent).expect("bench folder");
         run(Command::new(claw).args(["init", "x", "--bare"]).current_dir(&parent));
@@ -41,7 +45,7 @@ fn main() {
     }
     let _ = std::fs::remove_dir_all(&tmp);
     let reference = median(&mut git_commit);
-    println!("claw skill apply, fresh install, no cargo build ({RUNS} runs; budget {} ms)", BUDGET.as_millis());
+    println!("claw skill apply, fresh install, no cargo build ({runs} runs; budget {} ms)", BUDGET.as_millis());
     for (name, samples) in [
         ("claw skill apply alpha", &mut apply),
         ("claw skill remove alpha", &mut remove),
@@ -71,9 +75,10 @@ fn main() {
 /// the same change by hand on a copy of that install: `git apply` of the same diff, `git add -A`
 /// and `git commit`.
 fn replace_bench(claw: &str, tmp: &Path) {
+    let runs = runs();
     let mut claw_replace = Vec::new();
     let mut git_replace = Vec::new();
-    for i in 0..RUNS {
+    for i in 0..runs {
         let parent = tmp.join(format!("replace-{i}"));
         std::fs::create_dir_all(&parent).expect("bench folder");
         run(Command::new(claw).args(["init", "x"]).current_dir(&parent));
@@ -97,7 +102,7 @@ fn replace_bench(claw: &str, tmp: &Path) {
         ];
         git_replace.push(git.iter().sum());
     }
-    println!("claw skill apply telegram --replace whatsapp, fresh default install ({RUNS} runs)");
+    println!("claw skill apply telegram --replace whatsapp, fresh default install ({runs} runs)");
     for (name, samples) in [("claw apply --replace", &mut claw_replace), ("git apply + add + commit", &mut git_replace)]
     {
         println!("  {name:<26} median {:>7.2} ms  p90 {:>7.2} ms", ms(median(samples)), ms(percentile(samples, 0.9)));
