@@ -147,6 +147,18 @@ fn reconnects_resume_the_session_and_a_dead_connection_is_noticed() {
 }
 
 #[test]
+fn a_session_dropped_at_once_each_time_is_retried_with_growing_waits() {
+    let s = setup(vec![], TOKEN);
+    let host = s.install.host();
+    host.wait_log("discord: connected", T);
+    s.fake.flap();
+    std::thread::sleep(Duration::from_secs(20));
+    // Waits of 2-6, 4-8, 8-12 s: one to three resumes in 20 s (a wait of 1-5 s each: four or more).
+    let resumes = s.fake.counts().1;
+    assert!((1..=3).contains(&resumes), "{resumes} resumes in 20 s\n{}", host.log());
+}
+
+#[test]
 fn hostile_frames_are_dropped_and_the_channel_keeps_serving() {
     let s = setup(vec![Step::text("still here")], TOKEN);
     s.install.register(&format!("discord:{GENERAL}"), "main", &["--main"]);

@@ -115,6 +115,18 @@ fn a_rate_limited_reply_waits_and_is_delivered_once() {
 }
 
 #[test]
+fn a_session_dropped_at_once_each_time_is_retried_with_growing_waits() {
+    let s = setup(vec![], BOT);
+    let host = s.install.host();
+    host.wait_log("slack: connected", T);
+    s.fake.flap();
+    std::thread::sleep(Duration::from_secs(9));
+    // Waits of 2, 4, 8 s: two more connections in 9 s (a reconnect each second would be 8 or 9).
+    let connections = s.fake.connections();
+    assert!((2..=4).contains(&connections), "{connections} connections in 9 s\n{}", host.log());
+}
+
+#[test]
 fn a_refresh_reconnects_and_an_unacknowledged_envelope_is_stored_once() {
     let s = setup(vec![Step::text("one"), Step::text("two")], BOT);
     s.install.register("slack:C0001", "main", &["--main"]);

@@ -24,6 +24,7 @@ use crate::config::{self, Config};
 const INTENTS: u64 = 1 | 1 << 9 | 1 << 12 | 1 << 15;
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const SEND_ATTEMPTS: u32 = 4;
+const STEADY: Duration = Duration::from_secs(60); // a connection this long starts the backoff over
 const MAX_FRAME: usize = 8 << 20; // a big guild's GUILD_CREATE fits; past this is not Discord
 const LIMIT: usize = 2000;
 
@@ -159,14 +160,20 @@ impl Bot {
     async fn run(self: Arc<Self>, inbound: mpsc::Sender<Inbound>) {
         let (mut session, mut failures, mut last_error) = (None, 0u32, String::new());
         loop {
+            let started = Instant::now();
             let result = self.connection(&mut session, &inbound).await;
             if inbound.is_closed() {
                 return;
             }
             let wait = match result {
-                Ok(()) => {
+                Ok(()) if started.elapsed() >= STEADY => {
                     (failures, last_error) = (0, String::new());
                     Duration::from_secs(1) + jitter(Duration::from_secs(4))
+                }
+                // Ready, then dropped at once: backed off like a failure, or it would loop each second.
+                Ok(()) => {
+                    failures += 1;
+                    Duration::from_secs(1u64 << failures.min(9)).min(MAX_BACKOFF) + jitter(Duration::from_secs(4))
                 }
                 Err(e) => {
                     failures += 1;

@@ -53,6 +53,8 @@ struct State {
     heartbeats: u32,
     heartbeat_ms: u64,
     swallow_acks: bool,
+    /// Every session is told to reconnect (opcode 7) as soon as it is ready or resumed.
+    flapping: bool,
     /// Per-connection orders, taken by the live socket: raw frames, or a close code.
     orders: Vec<Order>,
     /// Per channel: messages in the current 5 s window, and when it started.
@@ -168,6 +170,12 @@ impl FakeDiscord {
     /// The heartbeat interval the next Hello announces.
     pub fn set_heartbeat(&self, ms: u64) {
         self.lock().heartbeat_ms = ms;
+    }
+
+    /// From now on every session is told to reconnect as soon as it is up (a flapping gateway).
+    pub fn flap(&self) {
+        self.lock().flapping = true;
+        self.reconnect();
     }
 
     /// Stops answering heartbeats (a zombie connection).
@@ -388,6 +396,9 @@ impl FakeDiscord {
                     return Ok(Some(json!({ "op": 9, "d": false, "s": null, "t": null }).to_string()));
                 }
                 s.resumes += 1;
+                if s.flapping {
+                    s.orders.push(Order::Frame(r#"{"op":7,"d":null,"s":null,"t":null}"#.into()));
+                }
                 drop(s);
                 // Replays what the client missed, then says so.
                 *sent = Some(d["seq"].as_u64().unwrap_or(0));

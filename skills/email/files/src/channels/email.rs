@@ -27,6 +27,7 @@ const RE_IDLE: Duration = Duration::from_secs(10 * 60);
 /// How often a server without IDLE is polled.
 const POLL: Duration = Duration::from_secs(60);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const STEADY: Duration = Duration::from_secs(60);
 /// Only this much of a message is fetched: a huge mail costs no more than this.
 const MAX_FETCH: usize = 1 << 20;
 /// The most text of one mail the agent is given (characters).
@@ -181,7 +182,12 @@ impl Inner {
     async fn run(self: Arc<Self>, inbound: mpsc::Sender<Inbound>) {
         let (mut failures, mut last_error) = (0u32, String::new());
         loop {
-            let Err(e) = self.session(&inbound, &mut failures).await else { return };
+            let started = std::time::Instant::now();
+            let Err(e) = self.session(&inbound).await else { return };
+            // A session that stayed up a while starts the backoff over; one dropped at once does not.
+            if started.elapsed() >= STEADY {
+                failures = 0;
+            }
             failures += 1;
             let (text, wait) = match e {
                 Failure::BadLogin(why) => {
@@ -200,7 +206,7 @@ impl Inner {
 
     /// One connection: log in, read what is new, wait (IDLE or poll), again. `Ok` only when the
     /// host is gone.
-    async fn session(&self, inbound: &mpsc::Sender<Inbound>, failures: &mut u32) -> Res<()> {
+    async fn session(&self, inbound: &mpsc::Sender<Inbound>) -> Res<()> {
         let mut session = self.login().await?;
         let idle = session.capabilities().await?.has_str("IDLE");
         let selected = session.select(&self.mailbox).await?;
@@ -220,7 +226,6 @@ impl Inner {
             if !self.fetch_new(&mut session, &mut cursor, inbound).await? {
                 return Ok(());
             }
-            *failures = 0;
             super::report(&self.data_dir, "email", true, if idle { "idle" } else { "polling" });
             if idle {
                 let mut handle = session.idle();

@@ -23,6 +23,7 @@ use crate::config::{self, Config};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300); // the longest wait after errors
 const SEND_ATTEMPTS: u32 = 4; // sends tried when Slack answers 429
+const STEADY: Duration = Duration::from_secs(60); // a session this long starts the backoff over
 /// Slack pings the socket about every 30 s: this long without a frame means the link is dead.
 const SILENCE: Duration = Duration::from_secs(120);
 /// Envelopes are a few KiB; anything near this is not Slack.
@@ -194,14 +195,20 @@ impl App {
     async fn run(self: Arc<Self>, inbound: mpsc::Sender<Inbound>) {
         let (mut failures, mut last_error) = (0u32, String::new());
         loop {
+            let started = std::time::Instant::now();
             let result = self.session(&inbound).await;
             if inbound.is_closed() {
                 return;
             }
             let wait = match result {
-                Ok(()) => {
+                Ok(()) if started.elapsed() >= STEADY => {
                     (failures, last_error) = (0, String::new());
                     Duration::from_secs(1)
+                }
+                // Up, then dropped at once: backed off like a failure, or it would loop each second.
+                Ok(()) => {
+                    failures += 1;
+                    backoff(failures)
                 }
                 Err(e) => {
                     failures += 1;

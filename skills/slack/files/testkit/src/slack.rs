@@ -58,6 +58,8 @@ struct State {
     connections: u32,
     /// Bumped to make every live socket say `disconnect`.
     refreshes: u32,
+    /// Every connection says `disconnect` right after `hello`.
+    flapping: bool,
     /// `(method, error)`: answered instead of the next call of that method; "ratelimited" is a 429.
     failures: VecDeque<(String, String, u64)>,
     serial: u64,
@@ -148,6 +150,12 @@ impl FakeSlack {
     pub fn refresh(&self) {
         self.lock().refreshes += 1;
         self.changed.notify_waiters();
+    }
+
+    /// From now on every connection says `disconnect` right after `hello` (a flapping Slack).
+    pub fn flap(&self) {
+        self.lock().flapping = true;
+        self.refresh();
     }
 
     /// Answers the next call of `method` with `error` ("ratelimited": HTTP 429 with `Retry-After`).
@@ -311,11 +319,11 @@ impl FakeSlack {
             let _ = ws.close(None).await;
             return;
         }
-        let refreshes = {
+        let (refreshes, flapping) = {
             let mut s = self.lock();
             s.connections += 1;
             s.pending.iter_mut().for_each(|(_, sent)| *sent = 0);
-            s.refreshes
+            (s.refreshes, s.flapping)
         };
         let hello = json!({ "type": "hello", "num_connections": 1,
             "debug_info": { "host": "applink-fake", "build_number": 1, "approximate_connection_time": 18060 },
@@ -334,7 +342,7 @@ impl FakeSlack {
                     *sent += 1;
                     frames.push(envelope.to_string());
                 }
-                (frames, s.refreshes != refreshes)
+                (frames, flapping || s.refreshes != refreshes)
             };
             for frame in frames {
                 if ws.send(Message::text(frame)).await.is_err() {

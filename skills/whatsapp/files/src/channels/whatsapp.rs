@@ -18,6 +18,7 @@ use crate::config::{self, Config};
 
 /// The longest wait before starting the connection again.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const STEADY: Duration = Duration::from_secs(60); // connected this long: the backoff starts over
 
 pub fn open(config: &Config) -> Result<Box<dyn Channel>> {
     let own_number = config::env("WHATSAPP_OWN_NUMBER")?.is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
@@ -60,11 +61,14 @@ impl Shared {
     async fn run(self: Arc<Self>, inbound: mpsc::Sender<Inbound>) {
         let mut failures = 0;
         loop {
+            let started = std::time::Instant::now();
             if let Err(e) = self.clone().connect_once(inbound.clone()).await {
                 tracing::error!("whatsapp: {e}");
                 self.report(false, &e);
             }
-            failures = next_failures(failures, self.connected.swap(false, Ordering::Relaxed));
+            // Only a connection that stayed up a while starts the backoff over.
+            let steady = self.connected.swap(false, Ordering::Relaxed) && started.elapsed() >= STEADY;
+            failures = next_failures(failures, steady);
             let Some(wait) = restart_after(self.logged_out.load(Ordering::Relaxed), failures) else {
                 tracing::error!("whatsapp: logged out; remove {} and restart to pair again", self.dir.display());
                 return;
@@ -218,7 +222,7 @@ fn status(event: &Event) -> Option<(bool, String)> {
     })
 }
 
-/// Failed starts in a row: a run that got connected starts the count (and the backoff) over.
+/// Failed starts in a row: a run that stayed connected starts the count (and the backoff) over.
 fn next_failures(failures: u32, was_connected: bool) -> u32 {
     if was_connected { 1 } else { failures + 1 }
 }
