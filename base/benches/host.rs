@@ -10,7 +10,8 @@
 //! - each container runtime built into the install (Docker's default runtime, and gVisor or
 //!   Podman when their skills are applied), side by side: cold start (create, start, first
 //!   output) and the memory of one idle container, with the ratio to Docker's.
-//! - idle RSS of `claw-host run` with the terminal channel, beside an idle `sleep` process.
+//! - idle RSS of `claw-host run` with every channel built in running (each retrying, as without
+//!   network), beside an idle `sleep` process, and the binary's size.
 //! - the credential proxy: a streamed answer's first byte through it, per provider route,
 //!   beside the same request sent straight to the upstream.
 //! - the agent image's size.
@@ -32,11 +33,13 @@ static IMAGE: std::sync::LazyLock<String> =
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    println!("claw-host budgets (medians)");
+    // `--quick` (CI): fewer container runs, for figures that show a trend in seconds.
+    let quick = std::env::args().any(|a| a == "--quick");
+    println!("claw-host budgets (medians{})", if quick { ", quick: few runs" } else { "" });
     rt.block_on(ingest());
     rt.block_on(proxy_first_byte());
-    rt.block_on(containers());
-    rt.block_on(runtimes());
+    rt.block_on(containers(if quick { 3 } else { 10 }));
+    rt.block_on(runtimes(if quick { 3 } else { 7 }));
     idle_rss();
     let size: u64 = String::from_utf8_lossy(
         &Command::new("docker")
@@ -89,14 +92,13 @@ async fn ingest() {
     );
 }
 
-async fn containers() {
+async fn containers(runs: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("groups/bench")).expect("dirs");
     let mut config = Config::default();
     config.container.image = IMAGE.clone();
     let runner = claw_host::runner::Runner::connect(config.container.clone(), &data, vec![]).await.expect("docker");
-    let runs = 10;
     let mut ours = Vec::new();
     let mut bare = Vec::new();
     for _ in 0..runs {
@@ -182,7 +184,7 @@ async fn containers() {
 /// to its first line of output; then its memory as the engine counts it (`docker stats`: the
 /// container's cgroup less its page cache). A runtime whose engine or image is missing is named
 /// and skipped.
-async fn runtimes() {
+async fn runtimes(rounds: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("dirs");
@@ -202,7 +204,7 @@ async fn runtimes() {
             _ => runners.push((name, runner, Vec::new(), Vec::new())),
         }
     }
-    for _ in 0..7 {
+    for _ in 0..rounds {
         for (_, runner, cold, memory) in &mut runners {
             let mut body = runner.container_body("bench", &[]);
             body.entrypoint = Some(vec!["/bin/cat".into()]);
@@ -247,38 +249,70 @@ fn memory_mib(endpoint: &str, id: &str) -> f64 {
     }
 }
 
+/// Every channel built into this install, running: each required key of `.env.example` set to
+/// its example value (or a placeholder), so each channel starts, fails to reach its platform (no
+/// such account, or no network) and retries, as a host does whose network is down. Measured 10 s
+/// after start, beside an idle `sleep`.
 fn idle_rss() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("claw.toml"), format!("data_dir = \"data\"\n[container]\nimage = \"{}\"\n", *IMAGE))
         .expect("config");
-    let mut host = Command::new(env!("CARGO_BIN_EXE_claw-host"))
-        .arg("run")
-        .current_dir(dir.path())
-        .env("ANTHROPIC_API_KEY", "bench")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("claw-host");
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".env.example")).unwrap_or_default();
+    let mut host = Command::new(env!("CARGO_BIN_EXE_claw-host"));
+    host.arg("run").current_dir(dir.path()).env("ANTHROPIC_API_KEY", "bench");
+    for (key, value) in required_keys(&example) {
+        host.env(key, value);
+    }
+    let mut host = host.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("claw-host");
     let mut err = BufReader::new(host.stderr.take().expect("stderr"));
     let mut line = String::new();
     while err.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && !line.contains("claw-host is running") {
         line.clear();
     }
-    std::thread::sleep(Duration::from_secs(2));
-    let ours = rss_kib(host.id());
+    // The channels' retries log on: keep reading so the host never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    std::thread::sleep(Duration::from_secs(10));
+    let (rss, anon) = (status_kib(host.id(), "VmRSS:"), status_kib(host.id(), "RssAnon:"));
     let _ = host.kill();
     let _ = host.wait();
     let mut floor = Command::new("sleep").arg("30").spawn().expect("sleep");
     std::thread::sleep(Duration::from_millis(300));
-    let reference = rss_kib(floor.id());
+    let reference = status_kib(floor.id(), "VmRSS:");
     let _ = floor.kill();
     let _ = floor.wait();
+    let channels: Vec<&str> = claw_host::channels::registry().into_iter().map(|(name, _)| name).collect();
+    let size = std::fs::metadata(env!("CARGO_BIN_EXE_claw-host")).map(|m| m.len()).unwrap_or(0);
     println!(
-        "  idle RSS of `claw-host run` (cli channel): {:.1} MB   an idle `sleep` process: {:.1} MB   budget 10 MB",
-        ours as f64 / 1024.0,
-        reference as f64 / 1024.0
+        "  idle RSS of `claw-host run`, 10 s after start, channels {}: {:.1} MB ({:.1} MB anonymous)   an idle `sleep`: {:.1} MB   binary {:.1} MB",
+        channels.join(" "),
+        rss as f64 / 1024.0,
+        anon as f64 / 1024.0,
+        reference as f64 / 1024.0,
+        size as f64 / 1e6
     );
+    println!("  (budget: 10 MB with the terminal, WhatsApp and Telegram; 16 MB with every channel; release builds)");
+}
+
+/// The keys `.env.example` marks required, each with its `# e.g.` value or a placeholder.
+fn required_keys(example: &str) -> Vec<(String, String)> {
+    let mut keys = Vec::new();
+    let (mut required, mut value) = (false, None);
+    for line in example.lines() {
+        if let Some(doc) = line.strip_prefix("# ") {
+            if let Some((_, v)) = doc.strip_prefix("e.g. ").and_then(|kv| kv.split_once('=')) {
+                value = Some(v.to_string());
+            } else {
+                (required, value) = (doc.ends_with("(required)"), None);
+            }
+        } else if let Some(key) = line.strip_suffix('=').filter(|k| !k.is_empty() && !k.contains(' ')) {
+            if required && key != "ANTHROPIC_API_KEY" {
+                keys.push((key.to_string(), value.take().unwrap_or_else(|| "bench".into())));
+            }
+            required = false;
+        }
+    }
+    keys
 }
 
 /// Connect, send one request, and wait for the first byte of the answer's body: what an agent
@@ -343,11 +377,11 @@ async fn proxy_first_byte() {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
