@@ -20,4 +20,4 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 install="${1:-base}"
 cargo "$mode" --locked --bench apply -- ${quick}
-(cd "$install" && cargo "$mode" --locked --bench host -- ${quick})
+(cd "$install" && cargo "$mode" --locked --workspace --bench host -- ${quick})
