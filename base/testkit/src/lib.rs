@@ -37,6 +37,40 @@ where
     });
 }
 
+/// For a scripted stand-in's command line: the replies in the JSON file at `path`; a missing
+/// argument or a bad file ends the process with status 2 and a message naming `program`.
+pub fn read_script(program: &str, path: Option<&str>) -> Vec<Step> {
+    let Some(path) = path else {
+        eprintln!("usage: {program} SCRIPT.json");
+        std::process::exit(2);
+    };
+    match std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(script) => script,
+        Err(e) => {
+            eprintln!("{program}: {path}: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// For a stand-in's command line: prints `listening on URL`, then every request as one JSON
+/// line on stderr, for as long as the process runs.
+pub async fn print_requests(url: String, requests: impl Fn() -> Vec<Recorded>) {
+    println!("listening on {url}");
+    let mut seen = 0;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let requests = requests();
+        for r in &requests[seen..] {
+            eprintln!("{}", json!({ "path": r.path, "headers": r.headers, "body": r.body }));
+        }
+        seen = requests.len();
+    }
+}
+
 /// One scripted reply.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -59,6 +59,24 @@ pub fn claw_host(dir: &Path) -> Command {
     }
     command
 }
+/// A runtime for the servers a test runs in-process (the fake model, a platform's stand-in).
+pub fn stand_in_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime")
+}
+
+/// Polls `probe` every 50 ms until it gives a value; after two minutes the test fails, naming
+/// `what` it waited for.
+pub fn wait_for<V>(what: &str, mut probe: impl FnMut() -> Option<V>) -> V {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The key the host holds; no container may ever see it.
 pub const KEY: &str = "sk-test-SECRET-4242";
 
@@ -79,7 +97,7 @@ impl Install {
             .status()
             .expect("docker");
         assert!(status.success(), "the agent image {image} is missing: run base/container/build.sh");
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let rt = stand_in_runtime();
         let model = rt.block_on(FakeModel::start(script)).expect("fake model");
         let dir = tempfile::tempdir().expect("tempdir");
         // Only the terminal channel unless a test asks for more: an install's other channels
@@ -106,6 +124,29 @@ impl Install {
 
     pub fn data(&self) -> PathBuf {
         self.path().join("data")
+    }
+
+    /// Appends `lines` to the install's `.env`: a channel's or a provider's settings.
+    pub fn add_env(&self, lines: &str) {
+        let mut env = std::fs::OpenOptions::new().append(true).open(self.path().join(".env")).expect(".env");
+        writeln!(env, "{lines}").expect(".env");
+    }
+
+    /// The number the install's store answers `sql` with (`SELECT count(*) ...`).
+    pub fn count(&self, sql: &str) -> i64 {
+        let db = rusqlite::Connection::open(self.data().join("claw.db")).expect("db");
+        db.query_row(sql, [], |r| r.get(0)).expect("query")
+    }
+
+    /// The tokens counted for group `folder`, `(input, output)`, once both are above zero.
+    pub fn tokens(&self, folder: &str) -> (i64, i64) {
+        let db = rusqlite::Connection::open(self.data().join("claw.db")).expect("db");
+        let sql = "SELECT input_tokens, output_tokens FROM usage WHERE folder = ?1";
+        wait_for(&format!("tokens counted for group {folder}"), || {
+            db.query_row(sql, [folder], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .ok()
+                .filter(|(input, output)| *input > 0 && *output > 0)
+        })
     }
 
     pub fn register(&self, jid: &str, folder: &str, flags: &[&str]) {

@@ -3,8 +3,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use claw_testkit::discord::{BOT_ID, BOT_NAME, FakeDiscord, GENERAL, TEAM};
 use support::*;
@@ -20,32 +19,15 @@ struct Setup {
 }
 
 fn setup(script: Vec<Step>, token: &str) -> Setup {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = stand_in_runtime();
     let fake = rt.block_on(FakeDiscord::start(TOKEN)).expect("fake Discord");
     let install = Install::new(script, "assistant_name = \"Andy\"\nchannels = [\"cli\", \"discord\"]");
-    let mut env = std::fs::OpenOptions::new().append(true).open(install.path().join(".env")).expect(".env");
-    writeln!(env, "DISCORD_BOT_TOKEN={token}\nDISCORD_API_URL={}", fake.url()).expect(".env");
+    install.add_env(&format!("DISCORD_BOT_TOKEN={token}\nDISCORD_API_URL={}", fake.url()));
     Setup { install, fake, _rt: rt }
-}
-
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(start.elapsed() < T, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn sent_to(fake: &FakeDiscord, channel: &str) -> Vec<String> {
     fake.sent().into_iter().filter(|(c, _)| c == channel).map(|(_, text)| text).collect()
-}
-
-fn count(install: &Install, sql: &str) -> i64 {
-    let db = rusqlite::Connection::open(install.data().join("claw.db")).expect("db");
-    db.query_row(sql, [], |r| r.get(0)).expect("query")
 }
 
 const ANN: (&str, &str) = ("1500000000000000042", "ann");
@@ -91,10 +73,10 @@ fn a_message_runs_the_agent_and_the_reply_goes_back_through_rest() {
     let answer = wait_for("the /chatid answer", || sent_to(&s.fake, DM).into_iter().next());
     assert_eq!(answer, format!("This chat is discord:{DM}"));
     assert_eq!(
-        count(&s.install, &format!("SELECT count(*) FROM chats WHERE jid = 'discord:{DM}' AND name = 'bob (global)'")),
+        s.install.count(&format!("SELECT count(*) FROM chats WHERE jid = 'discord:{DM}' AND name = 'bob (global)'")),
         1
     );
-    assert_eq!(count(&s.install, &format!("SELECT count(*) FROM messages WHERE chat_jid = 'discord:{DM}'")), 0);
+    assert_eq!(s.install.count(&format!("SELECT count(*) FROM messages WHERE chat_jid = 'discord:{DM}'")), 0);
     assert_eq!(s.install.requests().len(), 2, "no run for the unregistered chat (nor for the bot's echoes)");
 }
 
@@ -143,7 +125,7 @@ fn reconnects_resume_the_session_and_a_dead_connection_is_noticed() {
     host.wait_log("discord: connected", T);
     s.fake.message(GENERAL, true, ANN, "third");
     wait_for("the third reply", || sent_to(&s.fake, GENERAL).into_iter().find(|t| t == "three"));
-    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE content IN ('first', 'second', 'third')"), 3);
+    assert_eq!(s.install.count("SELECT count(*) FROM messages WHERE content IN ('first', 'second', 'third')"), 3);
 }
 
 #[test]
@@ -184,7 +166,7 @@ fn hostile_frames_are_dropped_and_the_channel_keeps_serving() {
     let reply = wait_for("the reply", || sent_to(&s.fake, GENERAL).into_iter().next());
     assert_eq!(reply, "still here");
     assert!(host.is_running(), "{}", host.log());
-    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE content IN ('forged', 'no author')"), 0);
+    assert_eq!(s.install.count("SELECT count(*) FROM messages WHERE content IN ('forged', 'no author')"), 0);
 }
 
 #[test]

@@ -4,8 +4,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use claw_testkit::email::{ADDRESS, MailServers, PASSWORD};
 use support::*;
@@ -20,31 +19,12 @@ struct Setup {
 fn setup(script: Vec<Step>, password: &str) -> Setup {
     let mail = MailServers::start(PASSWORD).expect("dovecot-imapd and aiosmtpd (see .ci/run)");
     let install = Install::new(script, "assistant_name = \"Andy\"\nchannels = [\"cli\", \"email\"]");
-    let mut env = std::fs::OpenOptions::new().append(true).open(install.path().join(".env")).expect(".env");
-    writeln!(
-        env,
+    install.add_env(&format!(
         "EMAIL_ADDRESS={ADDRESS}\nEMAIL_PASSWORD={password}\nEMAIL_IMAP_URL={}\nEMAIL_SMTP_URL={}",
         mail.imap_url(),
         mail.smtp_url()
-    )
-    .expect(".env");
+    ));
     Setup { install, mail }
-}
-
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(start.elapsed() < T, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn count(install: &Install, sql: &str) -> i64 {
-    let db = rusqlite::Connection::open(install.data().join("claw.db")).expect("db");
-    db.query_row(sql, [], |r| r.get(0)).expect("query")
 }
 
 /// The value of header `name` in a raw mail (unfolded), if present.
@@ -115,9 +95,9 @@ fn a_mail_runs_the_agent_and_the_reply_goes_back_in_the_same_thread() {
     // An unregistered sender is metadata only.
     s.mail.deliver("From: Bob <bob@example.org>\nSubject: hello?\n\nwho are you?\n").expect("deliver");
     wait_for("bob's chat", || {
-        (count(&s.install, "SELECT count(*) FROM chats WHERE jid = 'email:bob@example.org'") == 1).then_some(())
+        (s.install.count("SELECT count(*) FROM chats WHERE jid = 'email:bob@example.org'") == 1).then_some(())
     });
-    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE chat_jid = 'email:bob@example.org'"), 0);
+    assert_eq!(s.install.count("SELECT count(*) FROM messages WHERE chat_jid = 'email:bob@example.org'"), 0);
     assert_eq!(s.install.requests().len(), 2, "no run for the unregistered sender");
     assert_eq!(s.mail.sent().len(), 2);
     // The channel's files are the owner's only.
@@ -156,7 +136,7 @@ fn a_huge_or_hostile_mail_is_read_within_bounds() {
         .expect("nested");
     s.install.wait_requests(2, T);
     assert!(user_text(&s.install.requests()[1]).contains("[subject: nested]"));
-    assert_eq!(count(&s.install, "SELECT count(*) FROM chats WHERE jid = 'email:+family'"), 1);
+    assert_eq!(s.install.count("SELECT count(*) FROM chats WHERE jid = 'email:+family'"), 1);
 }
 
 #[test]

@@ -4,8 +4,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use claw_testkit::gmail::{ADDRESS, CLIENT_ID, CLIENT_SECRET, FakeGmail};
 use support::*;
@@ -19,34 +18,15 @@ struct Setup {
 }
 
 fn setup(script: Vec<Step>, secret: &str) -> Setup {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = stand_in_runtime();
     let fake = rt.block_on(FakeGmail::start()).expect("fake Gmail");
     let install = Install::new(script, "assistant_name = \"Andy\"\nchannels = [\"cli\", \"gmail\"]");
-    let mut env = std::fs::OpenOptions::new().append(true).open(install.path().join(".env")).expect(".env");
     let url = fake.url();
-    writeln!(
-        env,
+    install.add_env(&format!(
         "GMAIL_CLIENT_ID={CLIENT_ID}\nGMAIL_CLIENT_SECRET={secret}\nGMAIL_API_URL={url}\nGMAIL_TOKEN_URL={url}/token\n\
          GMAIL_AUTH_URL={url}/o/oauth2/v2/auth"
-    )
-    .expect(".env");
+    ));
     Setup { install, fake, rt }
-}
-
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(start.elapsed() < T, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn count(install: &Install, sql: &str) -> i64 {
-    let db = rusqlite::Connection::open(install.data().join("claw.db")).expect("db");
-    db.query_row(sql, [], |r| r.get(0)).expect("query")
 }
 
 fn header(raw: &[u8], name: &str) -> Option<String> {
@@ -140,9 +120,9 @@ fn consent_then_a_mail_is_answered_in_its_thread() {
     // An unregistered sender is metadata only.
     s.fake.deliver("From: Bob <bob@example.org>\nSubject: hello?\n\nwho are you?\n", None, &["INBOX"]);
     wait_for("bob's chat", || {
-        (count(&s.install, "SELECT count(*) FROM chats WHERE jid = 'gmail:bob@example.org'") == 1).then_some(())
+        (s.install.count("SELECT count(*) FROM chats WHERE jid = 'gmail:bob@example.org'") == 1).then_some(())
     });
-    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE chat_jid = 'gmail:bob@example.org'"), 0);
+    assert_eq!(s.install.count("SELECT count(*) FROM messages WHERE chat_jid = 'gmail:bob@example.org'"), 0);
     assert_eq!(s.install.requests().len(), 2, "no run for the unregistered sender");
     assert_eq!(s.fake.sent().len(), 2);
     let bodies = json!(s.install.requests().iter().map(|r| &r.body).collect::<Vec<_>>()).to_string();

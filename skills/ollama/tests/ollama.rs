@@ -20,7 +20,7 @@ struct Setup {
 }
 
 fn setup(script: Vec<Step>) -> Setup {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = stand_in_runtime();
     let fake = rt.block_on(FakeOllama::start(script)).expect("fake Ollama");
     let install = Install::new(vec![], "");
     install.use_model("ollama", &fake.url(), MODEL);
@@ -33,21 +33,6 @@ fn setup(script: Vec<Step>) -> Setup {
 fn tool_messages(r: &Recorded) -> Vec<Value> {
     let messages = r.body["messages"].as_array().cloned().unwrap_or_default();
     messages.into_iter().filter(|m| m["role"] == "tool").collect()
-}
-
-fn tokens(install: &Install) -> (i64, i64) {
-    let db = rusqlite::Connection::open(install.data().join("claw.db")).expect("db");
-    let deadline = Instant::now() + T;
-    loop {
-        let row = db.query_row("SELECT input_tokens, output_tokens FROM usage WHERE folder = 'main'", [], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-        });
-        match row {
-            Ok((i, o)) if i > 0 && o > 0 => return (i, o),
-            _ => assert!(Instant::now() < deadline, "no tokens counted for group main: {row:?}"),
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -88,7 +73,7 @@ fn a_conversation_with_a_tool_call_runs_through_ollama_with_no_key() {
     let results = tool_messages(&requests[1]);
     assert_eq!(results[0]["tool_name"], "bash");
     assert!(results[0]["content"].as_str().unwrap().contains("sandbox-42\nprovider=ollama\n0"), "{results:?}");
-    let (input, output) = tokens(&s.install);
+    let (input, output) = s.install.tokens("main");
     assert!(input > 0 && output > 0);
 }
 

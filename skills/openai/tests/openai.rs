@@ -20,12 +20,11 @@ struct Setup {
 }
 
 fn setup(script: Vec<Step>) -> Setup {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = stand_in_runtime();
     let fake = rt.block_on(FakeOpenAi::start(script, Some(OPENAI_KEY))).expect("fake OpenAI");
     let install = Install::new(vec![], "");
     install.use_model("openai", &fake.url(), "gpt-test");
-    let mut env = std::fs::OpenOptions::new().append(true).open(install.path().join(".env")).expect(".env");
-    writeln!(env, "OPENAI_API_KEY={OPENAI_KEY}").expect(".env");
+    install.add_env(&format!("OPENAI_API_KEY={OPENAI_KEY}"));
     install.register("cli:local", "main", &["--main"]);
     Setup { install, fake, _rt: rt }
 }
@@ -34,21 +33,6 @@ fn setup(script: Vec<Step>) -> Setup {
 fn tool_messages(r: &Recorded) -> Vec<String> {
     let messages = r.body["messages"].as_array().cloned().unwrap_or_default();
     messages.iter().filter(|m| m["role"] == "tool").map(|m| m["content"].as_str().unwrap_or("").to_string()).collect()
-}
-
-fn tokens(install: &Install) -> (i64, i64) {
-    let db = rusqlite::Connection::open(install.data().join("claw.db")).expect("db");
-    let deadline = Instant::now() + T;
-    loop {
-        let row = db.query_row("SELECT input_tokens, output_tokens FROM usage WHERE folder = 'main'", [], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-        });
-        match row {
-            Ok((i, o)) if i > 0 && o > 0 => return (i, o),
-            _ => assert!(Instant::now() < deadline, "no tokens counted for group main: {row:?}"),
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -76,7 +60,7 @@ fn a_conversation_with_a_tool_call_runs_through_chat_completions() {
     assert!(second.as_array().unwrap().iter().any(|m| m["role"] == "tool" && m["tool_call_id"] == id), "{second}");
     let results = tool_messages(&requests[1]);
     assert!(results[0].contains("sandbox-42\nprovider=openai"), "{results:?}");
-    let (input, output) = tokens(&s.install);
+    let (input, output) = s.install.tokens("main");
     assert!(input > 0 && output > 0);
 }
 

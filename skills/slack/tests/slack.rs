@@ -4,8 +4,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use claw_testkit::slack::{BOT_ID, BOT_USER, FakeSlack, Posted};
 use support::*;
@@ -21,32 +20,15 @@ struct Setup {
 }
 
 fn setup(script: Vec<Step>, bot: &str) -> Setup {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = stand_in_runtime();
     let fake = rt.block_on(FakeSlack::start(BOT, APP)).expect("fake Slack");
     let install = Install::new(script, "assistant_name = \"Andy\"\nchannels = [\"cli\", \"slack\"]");
-    let mut env = std::fs::OpenOptions::new().append(true).open(install.path().join(".env")).expect(".env");
-    writeln!(env, "SLACK_BOT_TOKEN={bot}\nSLACK_APP_TOKEN={APP}\nSLACK_API_URL={}", fake.url()).expect(".env");
+    install.add_env(&format!("SLACK_BOT_TOKEN={bot}\nSLACK_APP_TOKEN={APP}\nSLACK_API_URL={}", fake.url()));
     Setup { install, fake, _rt: rt }
-}
-
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(start.elapsed() < T, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn posted_to(fake: &FakeSlack, channel: &str) -> Option<Posted> {
     fake.posted().into_iter().find(|p| p.channel == channel)
-}
-
-fn count(install: &Install, sql: &str) -> i64 {
-    let db = rusqlite::Connection::open(install.data().join("claw.db")).expect("db");
-    db.query_row(sql, [], |r| r.get(0)).expect("query")
 }
 
 #[test]
@@ -87,10 +69,10 @@ fn a_message_runs_the_agent_and_the_reply_goes_back_to_its_thread() {
     let ack = wait_for("the /chatid answer", || s.fake.acks().into_iter().find(|a| a["envelope_id"] == chatid));
     assert_eq!(ack["payload"]["text"], "This chat is slack:D0555");
     wait_for("the DM's metadata", || {
-        (count(&s.install, "SELECT count(*) FROM chats WHERE jid = 'slack:D0555' AND name = 'Person U555'") == 1)
+        (s.install.count("SELECT count(*) FROM chats WHERE jid = 'slack:D0555' AND name = 'Person U555'") == 1)
             .then_some(())
     });
-    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE chat_jid = 'slack:D0555'"), 0);
+    assert_eq!(s.install.count("SELECT count(*) FROM messages WHERE chat_jid = 'slack:D0555'"), 0);
     assert_eq!(s.install.requests().len(), 2, "no run for the unregistered chat (nor for the bot's echoes)");
     // Every envelope (the person's, the bot's echoes, the command) was acknowledged.
     std::thread::sleep(Duration::from_secs(1));
@@ -143,7 +125,7 @@ fn a_refresh_reconnects_and_an_unacknowledged_envelope_is_stored_once() {
     s.fake.event(event);
     s.fake.message("C0001", "U42", "second", None);
     wait_for("the second reply", || s.fake.posted().into_iter().find(|p| p.text == "two"));
-    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE content = 'twice'"), 1);
+    assert_eq!(s.install.count("SELECT count(*) FROM messages WHERE content = 'twice'"), 1);
 }
 
 #[test]
@@ -169,7 +151,7 @@ fn hostile_frames_are_dropped_and_the_channel_keeps_serving() {
     let reply = wait_for("the reply", || s.fake.posted().into_iter().next());
     assert_eq!(reply.text, "still here");
     assert!(host.is_running(), "{}", host.log());
-    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE content IN ('forged', 'no sender')"), 0);
+    assert_eq!(s.install.count("SELECT count(*) FROM messages WHERE content IN ('forged', 'no sender')"), 0);
 }
 
 #[test]
@@ -196,8 +178,7 @@ fn a_missing_or_swapped_token_stops_the_start_with_a_message_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("channel slack: SLACK_BOT_TOKEN is not set"), "{stderr}");
 
-    let mut env = std::fs::OpenOptions::new().append(true).open(install.path().join(".env")).expect(".env");
-    writeln!(env, "SLACK_BOT_TOKEN={APP}\nSLACK_APP_TOKEN={BOT}").expect(".env");
+    install.add_env(&format!("SLACK_BOT_TOKEN={APP}\nSLACK_APP_TOKEN={BOT}"));
     let out = claw_host(install.path()).arg("run").output().expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("SLACK_APP_TOKEN the app-level token (xapp-"), "{stderr}");

@@ -3,8 +3,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use claw_testkit::telegram::{BOT_ID, BOT_USERNAME, FakeTelegram};
 use support::*;
@@ -19,11 +18,10 @@ struct Setup {
 }
 
 fn setup(script: Vec<Step>, token: &str) -> Setup {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = stand_in_runtime();
     let fake = rt.block_on(FakeTelegram::start(TOKEN)).expect("fake Bot API");
     let install = Install::new(script, "assistant_name = \"Andy\"\nchannels = [\"cli\", \"telegram\"]");
-    let mut env = std::fs::OpenOptions::new().append(true).open(install.path().join(".env")).expect(".env");
-    writeln!(env, "TELEGRAM_BOT_TOKEN={token}\nTELEGRAM_API_URL={}", fake.url()).expect(".env");
+    install.add_env(&format!("TELEGRAM_BOT_TOKEN={token}\nTELEGRAM_API_URL={}", fake.url()));
     Setup { install, fake, _rt: rt }
 }
 
@@ -33,22 +31,6 @@ fn user(id: i64) -> Value {
 
 fn group(id: i64) -> Value {
     json!({ "id": id, "type": "supergroup", "title": format!("Group {id}") })
-}
-
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(start.elapsed() < T, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn count(install: &Install, sql: &str) -> i64 {
-    let db = rusqlite::Connection::open(install.data().join("claw.db")).expect("db");
-    db.query_row(sql, [], |r| r.get(0)).expect("query")
 }
 
 #[test]
@@ -82,10 +64,10 @@ fn a_message_runs_the_agent_and_the_reply_goes_back_through_send_message() {
     s.fake.message(json!({ "id": 555, "type": "private", "first_name": "Bob" }), user(555), "/chatid");
     let answer = wait_for("the /chatid answer", || s.fake.sent().into_iter().find(|(chat, _)| *chat == 555));
     assert_eq!(answer.1, "This chat is telegram:555");
-    assert_eq!(count(&s.install, "SELECT count(*) FROM chats WHERE jid = 'telegram:555' AND name = 'Bob'"), 1);
-    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE chat_jid = 'telegram:555'"), 0);
+    assert_eq!(s.install.count("SELECT count(*) FROM chats WHERE jid = 'telegram:555' AND name = 'Bob'"), 1);
+    assert_eq!(s.install.count("SELECT count(*) FROM messages WHERE chat_jid = 'telegram:555'"), 0);
     assert_eq!(s.install.requests().len(), 2, "no run for the unregistered chat");
-    assert_eq!(count(&s.install, "SELECT count(*) FROM messages WHERE content = '/chatid'"), 0);
+    assert_eq!(s.install.count("SELECT count(*) FROM messages WHERE content = '/chatid'"), 0);
 }
 
 #[test]

@@ -3,41 +3,17 @@
 //! requests bearing `Authorization: Bearer KEY` are answered. Each request is printed as one JSON
 //! line on stderr.
 
-use claw_testkit::Step;
 use claw_testkit::openai::FakeOpenAi;
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(path) = args.first() else {
-        eprintln!("usage: fake-openai SCRIPT.json [KEY]");
-        std::process::exit(2);
-    };
-    let script: Vec<Step> = match std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("fake-openai: {path}: {e}");
-            std::process::exit(2);
-        }
-    };
-    let fake = match FakeOpenAi::start(script, args.get(1).map(String::as_str)).await {
-        Ok(f) => f,
+    let script = claw_testkit::read_script("fake-openai", args.first().map(String::as_str));
+    match FakeOpenAi::start(script, args.get(1).map(String::as_str)).await {
+        Ok(fake) => claw_testkit::print_requests(fake.url(), || fake.requests()).await,
         Err(e) => {
             eprintln!("fake-openai: {e}");
             std::process::exit(1);
         }
-    };
-    println!("listening on {}", fake.url());
-    let mut seen = 0;
-    loop {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let requests = fake.requests();
-        for r in &requests[seen..] {
-            eprintln!("{}", serde_json::json!({ "path": r.path, "headers": r.headers, "body": r.body }));
-        }
-        seen = requests.len();
     }
 }
