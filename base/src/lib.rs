@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod error;
 pub mod groups;
 pub mod host;
+pub mod memory;
 pub mod mounts;
 pub mod ownership;
 pub mod providers;

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use claw_host::config::{self, Config};
 use claw_host::store::{Group, Store};
-use claw_host::{channels, doctor, host, ownership, providers, proxy, runner, scheduler, service};
+use claw_host::{channels, doctor, host, memory, ownership, providers, proxy, runner, scheduler, service};
 
 const USAGE: &str =
     "usage: claw-host run | register JID NAME FOLDER [--main] [--no-trigger] | doctor | service systemd|launchd";
@@ -115,6 +115,7 @@ async fn serve(mut config: Config, route: providers::Route, key: String) -> Resu
             }
         }
     });
+    tokio::spawn(memory::trim_periodically(std::time::Duration::from_secs(5)));
     tracing::info!("claw-host is running");
     wait_for_signal().await;
     tracing::info!("shutting down: finishing runs in progress");
