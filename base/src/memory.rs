@@ -6,107 +6,108 @@
 
 use std::time::Duration;
 
-/// How often the unused pages are given back.
-const EVERY: Duration = Duration::from_secs(300);
-
-/// Gives the pages back after `settle` (start-up done), then every few minutes.
+/// Gives the pages back once start-up is done (after `settle`), then every five minutes.
 pub async fn trim_periodically(settle: Duration) {
     tokio::time::sleep(settle).await;
     loop {
         trim();
-        tokio::time::sleep(EVERY).await;
+        tokio::time::sleep(Duration::from_secs(300)).await;
     }
 }
 
-/// Unmaps each private, read-only file mapping no write has copied a page of: code and
-/// constants, equal to the file, so unmapping them loses nothing. A mapping with copied pages
-/// (relocated data) is left alone.
+/// Unmaps the host binary's own mappings that are still exactly the file's bytes.
 pub fn trim() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else { return };
-    // The mapping whose header was read last, if it is private, read-only and of a file.
-    let mut candidate = None;
-    for line in smaps.lines() {
+    let (Ok(smaps), Ok(exe)) = (std::fs::read_to_string("/proc/self/smaps"), std::fs::read_link("/proc/self/exe"))
+    else {
+        return;
+    };
+    for (start, end) in unchanged_mappings(&smaps, &exe.to_string_lossy()) {
+        // SAFETY: a private mapping of the executable that cannot be written and holds no page
+        // copied or swapped out is the file's bytes, and the executable is never unmapped or
+        // remapped while the process lives; MADV_DONTNEED drops its page-table entries and the
+        // next access maps the same bytes again from the page cache.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
+}
+
+/// The ranges in `smaps` of `exe`'s private, read-only mappings with no page of their own: none
+/// copied by a write (relocated data), swapped out or huge. Only the executable's, because a
+/// library may still be mapped, relocated and protected by the loader while this reads.
+fn unchanged_mappings(smaps: &str, exe: &str) -> Vec<(usize, usize)> {
+    let (mut found, mut block) = (Vec::new(), None);
+    // A last empty line ends the last mapping's block.
+    for line in smaps.lines().chain([""]) {
         let fields: Vec<&str> = line.split_whitespace().collect();
         match fields[..] {
-            ["Anonymous:", kib, "kB"] => {
-                if let Some((start, end)) = candidate.take()
-                    && kib == "0"
-                {
-                    // SAFETY: a private mapping that cannot be written and holds no copied page
-                    // is the file's bytes; MADV_DONTNEED drops its page-table entries and the
-                    // next access maps the same bytes again from the page cache.
-                    unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+            ["Anonymous:" | "Swap:" | "Private_Hugetlb:", kib, "kB"] if kib != "0" => block = None,
+            [key, ..] if key.ends_with(':') => {}
+            // The next header: `START-END PERMS OFFSET DEV INODE PATH`, the path absent for
+            // anonymous memory.
+            _ => {
+                found.extend(block.take());
+                let (range, perms, path) = (fields.first(), fields.get(1), fields.get(5..).map(|p| p.join(" ")));
+                if perms.is_some_and(|p| p.ends_with('p') && !p.contains('w')) && path.as_deref() == Some(exe) {
+                    let (start, end) = range.and_then(|r| r.split_once('-')).unwrap_or_default();
+                    block = usize::from_str_radix(start, 16).ok().zip(usize::from_str_radix(end, 16).ok());
                 }
             }
-            // A mapping's header: `START-END PERMS OFFSET DEV INODE [PATH]`.
-            [range, perms, ..] if !range.ends_with(':') => {
-                let file = fields.get(5).is_some_and(|path| path.starts_with('/'));
-                candidate = range
-                    .split_once('-')
-                    .and_then(|(s, e)| Some((usize::from_str_radix(s, 16).ok()?, usize::from_str_radix(e, 16).ok()?)))
-                    .filter(|_| file && perms.ends_with('p') && !perms.contains('w'));
-            }
-            _ => {}
         }
     }
+    found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsRawFd;
 
-    /// Maps `file` privately, read and write, then read-only; returns the address.
-    fn map(file: &std::fs::File, len: usize) -> *mut u8 {
-        // SAFETY: a fresh private mapping of a file this test owns, used only through `len`.
-        let addr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        assert_ne!(addr, libc::MAP_FAILED);
-        addr.cast()
-    }
+    const EXE: &str = "/srv/bot/target/release/claw-host";
 
-    /// The RSS of the mapping at `addr`, in KiB.
-    fn rss_kib(addr: *mut u8) -> u64 {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
-        let start = format!("{:x}-", addr as usize);
-        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start));
-        let rss = lines.find_map(|l| l.strip_prefix("Rss:")).expect("the mapping");
-        rss.trim().trim_end_matches("kB").trim().parse().expect("kB")
+    fn block(range: &str, perms: &str, path: &str, anonymous: u32, swap: u32) -> String {
+        format!(
+            "{range} {perms} 00000000 fd:00 4242 {path}\nSize: 64 kB\nRss: 64 kB\nAnonymous: {anonymous} kB\n\
+             AnonHugePages: 0 kB\nSwap: {swap} kB\nPrivate_Hugetlb: 0 kB\nVmFlags: rd mr mw me\n"
+        )
     }
 
     #[test]
-    fn clean_pages_leave_the_rss_and_copied_ones_keep_their_bytes() {
-        let len = 64 * 4096;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("data");
-        std::fs::write(&path, vec![7u8; len]).expect("write");
-        let file = std::fs::File::open(&path).expect("open");
-        let (clean, copied) = (map(&file, len), map(&file, len));
-        // SAFETY: both mappings are `len` bytes long and this test's alone.
-        unsafe {
-            let sum: u64 = (0..len).step_by(4096).map(|i| u64::from(*clean.add(i))).sum();
-            assert_eq!(sum, 7 * 64);
-            *copied.add(4096) = 42; // a private copy of one page, as relocations make
-            libc::mprotect(clean.cast(), len, libc::PROT_READ);
-            libc::mprotect(copied.cast(), len, libc::PROT_READ);
-        }
-        assert!(rss_kib(clean) >= 4, "the clean mapping's pages are mapped");
+    fn only_the_executables_unchanged_read_only_private_mappings_are_chosen() {
+        let smaps = [
+            block("1000-2000", "r--p", EXE, 0, 0),                  // constants: chosen
+            block("2000-5000", "r-xp", EXE, 0, 0),                  // code: chosen
+            block("5000-6000", "r--p", EXE, 4, 0),                  // relocated (RELRO): copied pages
+            block("6000-7000", "r--p", EXE, 0, 8),                  // relocated, swapped out
+            block("7000-8000", "rw-p", EXE, 0, 0),                  // writable data
+            block("8000-9000", "r--s", EXE, 0, 0),                  // shared
+            block("9000-a000", "r-xp", "/usr/lib/libc.so.6", 0, 0), // a library
+            "a000-b000 rw-p 00000000 00:00 0\nAnonymous: 0 kB\n".to_string(), // anonymous memory
+            block("b000-c000", "r-xp", &format!("{EXE} (deleted)"), 0, 0), // another binary's path
+        ]
+        .concat();
+        assert_eq!(unchanged_mappings(&smaps, EXE), [(0x1000, 0x2000), (0x2000, 0x5000)]);
+        let replaced = format!("{EXE} (deleted)");
+        assert_eq!(unchanged_mappings(&smaps, &replaced), [(0xb000, 0xc000)], "a binary replaced on disk");
+    }
+
+    #[test]
+    fn trimming_keeps_the_process_running_and_its_code_out_of_rss() {
+        let exe = std::fs::read_link("/proc/self/exe").expect("exe");
+        let rss = || {
+            let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+            let mut mine = false;
+            let mut kib = 0u64;
+            for line in smaps.lines() {
+                if let Some(rest) = line.strip_prefix("Rss:").filter(|_| mine) {
+                    kib += rest.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0);
+                } else if !line.split_whitespace().next().is_some_and(|k| k.ends_with(':')) {
+                    mine = line.ends_with(&*exe.to_string_lossy());
+                }
+            }
+            kib
+        };
+        let before = rss();
         trim();
-        assert_eq!(rss_kib(clean), 0, "unmapped: the page cache holds them");
-        // SAFETY: as above.
-        unsafe {
-            assert_eq!(*clean.add(5 * 4096), 7, "the bytes come back from the file");
-            assert_eq!(*copied.add(4096), 42, "a mapping with a copied page is left alone");
-            libc::munmap(clean.cast(), len);
-            libc::munmap(copied.cast(), len);
-        }
+        let after = rss();
+        assert!(after < before, "the executable's mapped pages: {before} KiB before, {after} KiB after");
+        assert_eq!(format!("{}", 6 * 7), "42", "code runs again after its pages were unmapped");
     }
 }
