@@ -173,7 +173,10 @@ impl Bot {
                 // Ready, then dropped at once: backed off like a failure, or it would loop each second.
                 Ok(()) => {
                     failures += 1;
-                    Duration::from_secs(1u64 << failures.min(9)).min(MAX_BACKOFF) + jitter(Duration::from_secs(4))
+                    let wait =
+                        Duration::from_secs(1u64 << failures.min(9)).min(MAX_BACKOFF) + jitter(Duration::from_secs(4));
+                    tracing::warn!("discord: the connection ended within a minute; again in {} s", wait.as_secs());
+                    wait
                 }
                 Err(e) => {
                     failures += 1;

@@ -182,10 +182,11 @@ impl Inner {
     async fn run(self: Arc<Self>, inbound: mpsc::Sender<Inbound>) {
         let (mut failures, mut last_error) = (0u32, String::new());
         loop {
-            let started = std::time::Instant::now();
-            let Err(e) = self.session(&inbound).await else { return };
-            // A session that stayed up a while starts the backoff over; one dropped at once does not.
-            if started.elapsed() >= STEADY {
+            let mut up = None;
+            let Err(e) = self.session(&inbound, &mut up).await else { return };
+            // A session that read mail and stayed up a while starts the backoff over; one that
+            // never got that far, or dropped at once, does not.
+            if up.is_some_and(|since: std::time::Instant| since.elapsed() >= STEADY) {
                 failures = 0;
             }
             failures += 1;
@@ -206,7 +207,8 @@ impl Inner {
 
     /// One connection: log in, read what is new, wait (IDLE or poll), again. `Ok` only when the
     /// host is gone.
-    async fn session(&self, inbound: &mpsc::Sender<Inbound>) -> Res<()> {
+    /// `up` is set when the first read of new mail succeeds.
+    async fn session(&self, inbound: &mpsc::Sender<Inbound>, up: &mut Option<std::time::Instant>) -> Res<()> {
         let mut session = self.login().await?;
         let idle = session.capabilities().await?.has_str("IDLE");
         let selected = session.select(&self.mailbox).await?;
@@ -226,6 +228,7 @@ impl Inner {
             if !self.fetch_new(&mut session, &mut cursor, inbound).await? {
                 return Ok(());
             }
+            up.get_or_insert_with(std::time::Instant::now);
             super::report(&self.data_dir, "email", true, if idle { "idle" } else { "polling" });
             if idle {
                 let mut handle = session.idle();

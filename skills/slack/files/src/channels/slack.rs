@@ -208,6 +208,10 @@ impl App {
                 // Up, then dropped at once: backed off like a failure, or it would loop each second.
                 Ok(()) => {
                     failures += 1;
+                    tracing::warn!(
+                        "slack: the connection ended within a minute; again in {} s",
+                        backoff(failures).as_secs()
+                    );
                     backoff(failures)
                 }
                 Err(e) => {
