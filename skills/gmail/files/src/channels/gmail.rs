@@ -35,8 +35,8 @@ pub fn open(config: &Config) -> Result<Box<dyn Channel>> {
     let need = |key: &str| config::env(key)?.ok_or(format!("{key} is not set: add the OAuth client to .env"));
     let url =
         |key: &str, or: &str| Ok::<_, String>(config::env(key)?.unwrap_or(or.into()).trim_end_matches('/').into());
-    let dir = config.data_dir.join("gmail");
-    let threads = std::fs::read(dir.join("threads.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let threads =
+        std::fs::read(config.data_dir.join("gmail/threads.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
     Ok(Box::new(Gmail(Arc::new(Inner {
         http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| format!("gmail: {e}"))?,
         client_id: need("GMAIL_CLIENT_ID")?,
@@ -51,7 +51,6 @@ pub fn open(config: &Config) -> Result<Box<dyn Channel>> {
         label: config::env("GMAIL_LABEL")?.unwrap_or_else(|| "INBOX".into()),
         data_dir: config.data_dir.clone(),
         assistant: config.assistant_name.clone(),
-        dir,
         access: Mutex::new(None),
         me: OnceLock::new(),
         threads: Mutex::new(threads.unwrap_or_default()),
@@ -71,7 +70,6 @@ struct Inner {
     label: String,
     data_dir: PathBuf,
     assistant: String,
-    dir: PathBuf,
     access: Mutex<Option<(String, Instant)>>,
     /// The account's address, from `users.getProfile`.
     me: OnceLock<String>,
@@ -107,22 +105,24 @@ impl<E: std::fmt::Display> From<E> for Failure {
 impl Inner {
     fn save(&self, name: &str, value: &impl Serialize) {
         // The host's umask 077 keeps every file here owner-only.
-        let tmp = self.dir.join(format!("{name}.tmp"));
-        let written = std::fs::create_dir_all(&self.dir)
+        let dir = self.data_dir.join("gmail");
+        let tmp = dir.join(format!("{name}.tmp"));
+        let written = std::fs::create_dir_all(&dir)
             .and_then(|()| std::fs::write(&tmp, serde_json::to_vec(value).unwrap_or_default()))
-            .and_then(|()| std::fs::rename(&tmp, self.dir.join(name)));
+            .and_then(|()| std::fs::rename(&tmp, dir.join(name)));
         if let Err(e) = written {
             tracing::warn!("gmail: writing {name}: {e}");
         }
     }
 
     fn load(&self, name: &str) -> Option<Value> {
-        std::fs::read(self.dir.join(name)).ok().and_then(|b| serde_json::from_slice(&b).ok())
+        std::fs::read(self.data_dir.join("gmail").join(name)).ok().and_then(|b| serde_json::from_slice(&b).ok())
     }
 
-    async fn token_call(&self, form: &[(&str, &str)]) -> Res<Value> {
+    /// A call to the token endpoint for `grant` (`grant_type`) with the client's credentials.
+    async fn token_call(&self, grant: &str, form: &[(&str, &str)]) -> Res<Value> {
         let mut pairs = vec![("client_id", self.client_id.as_str()), ("client_secret", self.client_secret.as_str())];
-        pairs.extend_from_slice(form);
+        pairs.extend_from_slice(&[&[("grant_type", grant)], form].concat());
         let r = self.http.post(&self.urls[1]).form(&pairs).send().await?;
         let (status, v) = (r.status(), serde_json::from_slice::<Value>(&r.bytes().await?).unwrap_or(Value::Null));
         match (status.is_success(), v["error"].as_str()) {
@@ -141,12 +141,11 @@ impl Inner {
         {
             return Ok(token);
         }
-        let refresh = self.load("token.json").and_then(|v| v["refresh_token"].as_str().map(str::to_string));
-        let refresh = match refresh {
+        let refresh = match self.load("token.json").and_then(|v| v["refresh_token"].as_str().map(str::to_string)) {
             Some(r) => r,
             None => self.authorize().await?,
         };
-        let v = self.token_call(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await?;
+        let v = self.token_call("refresh_token", &[("refresh_token", &refresh)]).await?;
         let token = v["access_token"].as_str().ok_or("the token endpoint gave no access_token")?.to_string();
         let life = Duration::from_secs(v["expires_in"].as_u64().unwrap_or(3600).saturating_sub(60));
         *self.access.lock().unwrap_or_else(|e| e.into_inner()) = Some((token.clone(), Instant::now() + life));
@@ -172,23 +171,16 @@ impl Inner {
             let (mut conn, _) = listener.accept().await?;
             // One request line, read within 10 s: `GET /?state=...&code=... HTTP/1.1`.
             let mut buf = vec![0; 8192];
-            let n =
-                tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf)).await.map_or(0, |r| r.unwrap_or(0));
-            let head = String::from_utf8_lossy(&buf[..n]).split(' ').nth(1).unwrap_or("").to_string();
-            let q: BTreeMap<String, String> =
-                form_urlencoded::parse(head.split_once('?').unwrap_or_default().1.as_bytes()).into_owned().collect();
-            let code = q.get("code").filter(|_| q.get("state") == Some(&state));
+            let read = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf)).await;
+            let line = String::from_utf8_lossy(&buf[..read.map_or(0, |r| r.unwrap_or(0))]);
+            let query = line.split(' ').nth(1).and_then(|target| target.split_once('?')).unwrap_or_default().1;
+            let q: BTreeMap<_, _> = form_urlencoded::parse(query.as_bytes()).collect();
+            let code = q.get("code").filter(|_| q.get("state").is_some_and(|s| *s == state));
             let answer = if code.is_some() { "Gmail is connected; you may close this tab." } else { "Not connected." };
-            let page = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n{answer}\n");
-            let _ = conn.write_all(page.as_bytes()).await;
+            let _ = conn.write_all(format!("HTTP/1.0 200 OK\r\n\r\n{answer}\n").as_bytes()).await;
             let Some(code) = code else { continue };
-            let form = [
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("code_verifier", &verifier),
-                ("redirect_uri", &redirect),
-            ];
-            let v = self.token_call(&form).await?;
+            let form = [("code", code.as_ref()), ("code_verifier", &verifier), ("redirect_uri", &redirect)];
+            let v = self.token_call("authorization_code", &form).await?;
             let refresh = v["refresh_token"].as_str().ok_or("the token endpoint gave no refresh_token")?.to_string();
             self.save("token.json", &json!({ "refresh_token": refresh }));
             tracing::info!("gmail: authorized; the refresh token is kept in data/gmail/token.json");
@@ -198,9 +190,8 @@ impl Inner {
 
     /// One API call; a 401 drops the access token so the next call refreshes it.
     async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Res<Value> {
-        let token = self.access_token().await?;
-        let mut req =
-            self.http.request(method, format!("{}/gmail/v1/users/me/{path}", self.urls[0])).bearer_auth(token);
+        let url = format!("{}/gmail/v1/users/me/{path}", self.urls[0]);
+        let mut req = self.http.request(method, url).bearer_auth(self.access_token().await?);
         if let Some(body) = body {
             req = req.header("content-type", "application/json").body(body.to_string());
         }
@@ -227,32 +218,28 @@ impl Inner {
         }
     }
 
-    /// Polls forever; errors are logged when they change and retried with backoff, a refused
-    /// credential at the longest interval.
+    /// Polls forever; a change of state (up, or an error) is logged and reported once; errors are
+    /// retried with backoff, a refused credential at the longest interval.
     async fn run(self: Arc<Self>, inbound: mpsc::Sender<Inbound>) {
-        let (mut failures, mut last_error) = (0u32, String::new());
+        let (mut failures, mut last) = (0u32, String::from("starting"));
         loop {
-            let (text, wait) = match self.poll(&inbound).await {
+            let (error, wait) = match self.poll(&inbound).await {
                 Ok(false) => return,
-                Ok(true) => {
-                    if !last_error.is_empty() {
-                        tracing::info!("gmail: reconnected");
-                    }
-                    (failures, last_error) = (0, String::new());
-                    super::report(&self.data_dir, "gmail", true, "polling");
-                    tokio::time::sleep(POLL).await;
-                    continue;
-                }
+                Ok(true) => (String::new(), POLL),
                 Err(Failure::Credential(why)) => (why, MAX_BACKOFF),
                 Err(Failure::RetryAfter(d)) => (format!("rate limited or unavailable; waiting {} s", d.as_secs()), d),
                 Err(Failure::TooLarge) => ("an answer was too large".into(), MAX_BACKOFF),
                 Err(Failure::Other(why)) => (why, Duration::from_secs(2 << failures.min(8)).min(MAX_BACKOFF)),
             };
-            failures += 1;
-            if text != last_error {
-                tracing::error!("gmail: {text}; retrying in {} s", wait.as_secs());
-                super::report(&self.data_dir, "gmail", false, &text);
-                last_error = text;
+            failures = if error.is_empty() { 0 } else { failures + 1 };
+            if error != last {
+                match error.as_str() {
+                    "" => tracing::info!("gmail: polling"),
+                    _ => tracing::error!("gmail: {error}; retrying in {} s", wait.as_secs()),
+                }
+                let detail = if error.is_empty() { "polling" } else { &error };
+                super::report(&self.data_dir, "gmail", error.is_empty(), detail);
+                last = error;
             }
             tokio::time::sleep(wait).await;
         }
@@ -346,24 +333,23 @@ impl Inner {
             text.push_str(&format!("\n[attachment: {name} ({kind}, {} KB)]", part.len().div_ceil(1024)));
         }
         references.drain(..references.len().saturating_sub(20));
-        let (to, subject_, message_id_) = (sender.clone(), subject.clone(), message_id.clone());
-        let thread = Thread { to, subject: subject_, message_id: message_id_, references, thread_id: thread_id.into() };
-        {
-            let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-            if threads.len() >= MAX_THREADS && !threads.contains_key(&chat_jid) {
-                threads.pop_first();
-            }
-            threads.insert(chat_jid.clone(), thread);
-            self.save("threads.json", &*threads);
+        let external_id =
+            Some(if message_id.is_empty() { format!("{thread_id}:{}", raw.len()) } else { message_id.clone() });
+        let t = Thread { to: sender, subject, message_id, references, thread_id: thread_id.into() };
+        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        if threads.len() >= MAX_THREADS && !threads.contains_key(&chat_jid) {
+            threads.pop_first();
         }
-        let name = from.name().map(|n| clean(n, 100)).unwrap_or_else(|| sender.clone());
+        threads.insert(chat_jid.clone(), t.clone());
+        self.save("threads.json", &*threads);
+        let name = from.name().map(|n| clean(n, 100)).unwrap_or_else(|| t.to.clone());
         Some(Inbound {
             chat_name: Some(name.clone()),
-            sender: sender.clone(),
+            sender: t.to,
             sender_name: name,
-            text: if subject.is_empty() { text } else { format!("[subject: {subject}] {text}") },
+            text: if t.subject.is_empty() { text } else { format!("[subject: {}] {text}", t.subject) },
             ts: m.date().map(|d| d.to_rfc3339()).unwrap_or_else(|| chrono::Utc::now().to_rfc3339()),
-            external_id: Some(if message_id.is_empty() { format!("{thread_id}:{}", raw.len()) } else { message_id }),
+            external_id,
             chat_jid,
             ..Inbound::default()
         })
@@ -372,12 +358,10 @@ impl Inner {
     /// `messages.send` body: the reply to the chat's last mail, in its thread; a chat with no
     /// mail yet gets a new one.
     fn reply(&self, chat_jid: &str, text: &str) -> Result<Value> {
+        // A chat with no mail yet: a new mail to the address the chat is named for.
         let known = self.threads.lock().unwrap_or_else(|e| e.into_inner()).get(chat_jid).cloned();
-        let thread = match (known, chat_jid.strip_prefix("gmail:")) {
-            (Some(thread), _) => thread,
-            (None, Some(to)) => Thread { to: to.into(), ..Thread::default() },
-            _ => return Err(format!("gmail: no mail from {chat_jid} yet, so no address to answer")),
-        };
+        let to = chat_jid.strip_prefix("gmail:").unwrap_or(chat_jid);
+        let thread = known.unwrap_or_else(|| Thread { to: to.into(), ..Thread::default() });
         let to: Mailbox = thread.to.parse().map_err(|e| format!("gmail: {chat_jid}: {e}"))?;
         let subject = match clean(&thread.subject, 200) {
             s if s.is_empty() => self.assistant.clone(),
@@ -385,7 +369,7 @@ impl Inner {
             s => format!("Re: {s}"),
         };
         let me = self.me.get().ok_or("gmail: not connected yet")?;
-        let from: Mailbox = me.parse().map_err(|e| format!("gmail: the account address {me:?}: {e}"))?;
+        let from: Mailbox = me.parse().map_err(|e| format!("gmail: the account address: {e}"))?;
         let mut mail = lettre::Message::builder().from(from).to(to).subject(subject);
         if !thread.message_id.is_empty() {
             let refs: Vec<String> =
@@ -424,9 +408,7 @@ impl Channel for Gmail {
                     Ok(_) => return Ok(()),
                     Err(Failure::RetryAfter(d)) if attempt < 3 => tokio::time::sleep(d).await,
                     Err(Failure::Other(_)) if attempt < 3 => tokio::time::sleep(Duration::from_secs(1)).await,
-                    Err(Failure::Credential(why) | Failure::Other(why)) => {
-                        return Err(format!("gmail: sending: {why}"));
-                    }
+                    Err(Failure::Credential(e) | Failure::Other(e)) => return Err(format!("gmail: sending: {e}")),
                     Err(Failure::RetryAfter(_) | Failure::TooLarge) => return Err("gmail: sending: refused".into()),
                 }
             }
@@ -448,8 +430,7 @@ fn clean_id(id: &str) -> String {
 
 /// 32 random bytes, base64url: a PKCE verifier or an OAuth state.
 fn random() -> Res<String> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).map_err(|_| "no randomness")?;
+    let bytes: [u8; 32] = ring::rand::generate(&ring::rand::SystemRandom::new()).map_err(|_| "no randomness")?.expose();
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -472,9 +453,8 @@ mod tests {
             urls: ["http://127.0.0.1:1".into(), "http://127.0.0.1:1/token".into(), "http://127.0.0.1:1/auth".into()],
             port: 0,
             label: "INBOX".into(),
-            data_dir: dir.clone(),
+            data_dir: dir,
             assistant: "Andy".into(),
-            dir,
             access: Mutex::new(None),
             me,
             threads: Mutex::new(BTreeMap::new()),
@@ -503,7 +483,7 @@ mod tests {
         let fresh = inner.reply("gmail:ann@example.org", "hello").expect("a new mail");
         assert!(fresh.get("threadId").is_none() && raw(&fresh).contains("Subject: Andy"));
         assert!(inner.reply("gmail:not an address", "hello").is_err());
-        let _ = std::fs::remove_dir_all(&inner.dir);
+        let _ = std::fs::remove_dir_all(inner.data_dir.join("gmail"));
     }
 
     #[test]
@@ -512,6 +492,6 @@ mod tests {
         assert!(inner.inbound(b"From: Bot <BOT@gmail.com>\r\n\r\nmine", "t").is_none());
         assert!(inner.inbound(b"From: a@b.c\r\nAuto-Submitted: auto-replied\r\n\r\naway", "t").is_none());
         assert!(inner.inbound(b"not a mail", "t").is_none());
-        let _ = std::fs::remove_dir_all(&inner.dir);
+        let _ = std::fs::remove_dir_all(inner.data_dir.join("gmail"));
     }
 }
