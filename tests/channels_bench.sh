@@ -16,7 +16,12 @@ if [ -z "$claw" ]; then
 fi
 target="${CARGO_TARGET_DIR:-$root/target}/channels-bench"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+host_pid=""
+trap 'if [ -n "$host_pid" ]; then kill "$host_pid" 2>/dev/null; fi; rm -rf "$work"' EXIT
+# As root, each host runs in a network namespace of its own: no channel reaches a real platform
+# with the placeholder credentials. Otherwise they try, and fail to log in.
+isolate=()
+if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then isolate=(unshare -n); fi
 
 channels=$("$claw" skill list --json | python3 -c '
 import json, sys
@@ -26,7 +31,7 @@ print(" ".join(s["name"] for s in json.load(sys.stdin) if s.get("kind") == "chan
 # The keys .env.example marks required, as KEY=VALUE lines: the `# e.g.` value, or "bench".
 required_keys() {
   awk '/^# e\.g\. /{ ex = substr($0, index($0, "=") + 1); next }
-       /^# /{ req = ($0 ~ /\(required\)$/); ex = ""; next }
+       /^# /{ req = ($0 ~ /\(required/); ex = ""; next }
        /^[A-Z0-9_]+=$/{ k = substr($0, 1, length($0) - 1)
                         if (req && k != "ANTHROPIC_API_KEY") print k "=" (ex == "" ? "bench" : ex); req = 0 }' "$1"
 }
@@ -50,9 +55,10 @@ measure() {
   # stdin held open (the terminal channel reads it) through a fifo no one writes to.
   mkfifo "$dir/stdin"
   exec 3<>"$dir/stdin"
-  (cd "$dir/run" && exec env -i PATH="$PATH" HOME="$HOME" ANTHROPIC_API_KEY=bench "${keys[@]}" \
+  (cd "$dir/run" && exec "${isolate[@]}" env -i PATH="$PATH" HOME="$HOME" ANTHROPIC_API_KEY=bench "${keys[@]}" \
     "$dir/claw-host" run <"$dir/stdin" >/dev/null 2>"$dir/host.log") &
   local pid=$!
+  host_pid=$pid
   sleep 10
   kill -0 "$pid" 2>/dev/null || { cat "$dir/host.log" >&2; echo "$name: the host did not stay up" >&2; exit 1; }
   rss=$(kib "$pid" VmRSS) anon=$(kib "$pid" RssAnon)

@@ -259,7 +259,15 @@ fn idle_rss() {
         .expect("config");
     let example =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".env.example")).unwrap_or_default();
-    let mut host = Command::new(env!("CARGO_BIN_EXE_claw-host"));
+    // As root, in a network namespace of its own: no channel reaches a real platform with the
+    // placeholder credentials, whatever this machine's network.
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let isolated = unsafe { libc::geteuid() } == 0
+        && Command::new("unshare").args(["-n", "true"]).status().is_ok_and(|s| s.success());
+    let mut host = Command::new(if isolated { "unshare" } else { env!("CARGO_BIN_EXE_claw-host") });
+    if isolated {
+        host.args(["-n", env!("CARGO_BIN_EXE_claw-host")]);
+    }
     host.arg("run").current_dir(dir.path()).env("ANTHROPIC_API_KEY", "bench");
     for (key, value) in required_keys(&example) {
         host.env(key, value);
@@ -270,9 +278,11 @@ fn idle_rss() {
     while err.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && !line.contains("claw-host is running") {
         line.clear();
     }
+    assert!(line.contains("claw-host is running"), "the host did not start: {line}");
     // The channels' retries log on: keep reading so the host never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
     std::thread::sleep(Duration::from_secs(10));
+    assert!(host.try_wait().is_ok_and(|status| status.is_none()), "the host exited before it was measured");
     let (rss, anon) = (status_kib(host.id(), "VmRSS:"), status_kib(host.id(), "RssAnon:"));
     let _ = host.kill();
     let _ = host.wait();
@@ -303,7 +313,7 @@ fn required_keys(example: &str) -> Vec<(String, String)> {
             if let Some((_, v)) = doc.strip_prefix("e.g. ").and_then(|kv| kv.split_once('=')) {
                 value = Some(v.to_string());
             } else {
-                (required, value) = (doc.ends_with("(required)"), None);
+                (required, value) = (doc.contains("(required"), None);
             }
         } else if let Some(key) = line.strip_suffix('=').filter(|k| !k.is_empty() && !k.contains(' ')) {
             if required && key != "ANTHROPIC_API_KEY" {
