@@ -17,7 +17,7 @@ fi
 target="${CARGO_TARGET_DIR:-$root/target}/channels-bench"
 work="$(mktemp -d)"
 host_pid=""
-trap 'if [ -n "$host_pid" ]; then kill "$host_pid" 2>/dev/null; fi; rm -rf "$work"' EXIT
+trap 'if [ -n "$host_pid" ]; then kill "$host_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 # As root, each host runs in a network namespace of its own: no channel reaches a real platform
 # with the placeholder credentials. Otherwise they try, and fail to log in.
 isolate=()
@@ -64,6 +64,7 @@ measure() {
   rss=$(kib "$pid" VmRSS) anon=$(kib "$pid" RssAnon)
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  host_pid=""
   exec 3>&-
   awk -v n="$name" -v s="$size" -v r="$rss" -v a="$anon" -v b="$built" 'BEGIN {
     printf "  %-22s binary %5.1f MB   idle RSS %5.1f MB (%4.1f MB anonymous)   build %4d s\n", n, s / 1e6, r / 1024, a / 1024, b }'
