@@ -126,27 +126,51 @@ impl Recorded {
     }
 }
 
-#[derive(Default)]
-struct State {
-    script: VecDeque<Step>,
-    requests: Vec<Recorded>,
+/// The replies a scripted stand-in gives, in order, and the requests it was sent: what the fake
+/// model and every other model API's stand-in keep.
+#[derive(Clone, Default)]
+pub struct Script(Arc<Mutex<(VecDeque<Step>, Vec<Recorded>)>>);
+
+impl Script {
+    pub fn new(steps: Vec<Step>) -> Script {
+        Script(Arc::new(Mutex::new((steps.into(), Vec::new()))))
+    }
+
+    pub fn push(&self, steps: impl IntoIterator<Item = Step>) {
+        self.lock().0.extend(steps);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().1.clone()
+    }
+
+    /// Records `request` and gives the next reply (a note once the script has run out), with
+    /// the number of requests recorded so far.
+    pub fn next(&self, request: Recorded) -> (Step, usize) {
+        let mut s = self.lock();
+        s.1.push(request);
+        (s.0.pop_front().unwrap_or_else(|| Step::text("(the script has no more replies)")), s.1.len())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (VecDeque<Step>, Vec<Recorded>)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// A running fake model; it stops with the runtime it was started on.
 #[derive(Clone)]
 pub struct FakeModel {
     pub addr: SocketAddr,
-    state: Arc<Mutex<State>>,
+    script: Script,
 }
 
 impl FakeModel {
     pub async fn start(script: Vec<Step>) -> std::io::Result<FakeModel> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(State { script: script.into(), requests: Vec::new() }));
-        let shared = state.clone();
+        let (addr, script) = (listener.local_addr()?, Script::new(script));
+        let shared = script.clone();
         serve(listener, move |req| handle(shared.clone(), req));
-        Ok(FakeModel { addr, state })
+        Ok(FakeModel { addr, script })
     }
 
     pub fn url(&self) -> String {
@@ -154,19 +178,15 @@ impl FakeModel {
     }
 
     pub fn push(&self, steps: impl IntoIterator<Item = Step>) {
-        self.lock().script.extend(steps);
+        self.script.push(steps);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.script.requests()
     }
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+async fn handle(script: Script, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let headers = req.headers().iter().map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string())).collect();
     let bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
@@ -174,11 +194,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<hyper::body::Incoming>) -
     if path != "/v1/messages" {
         return error(404, "not_found_error", "unknown path");
     }
-    let step = {
-        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-        s.requests.push(Recorded { path, headers, body: body.clone() });
-        s.script.pop_front().unwrap_or_else(|| Step::text("(the script has no more replies)"))
-    };
+    let (step, count) = script.next(Recorded { path, headers, body: body.clone() });
     if let Some(ms) = step.delay_ms {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
@@ -203,7 +219,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<hyper::body::Incoming>) -
         blocks.push(json!({ "type": "text", "text": text }));
     }
     if let Some(tool) = &step.tool {
-        let id = format!("toolu_{:04}", state.lock().map(|s| s.requests.len()).unwrap_or(0));
+        let id = format!("toolu_{count:04}");
         blocks.push(json!({ "type": "tool_use", "id": id, "name": tool["name"], "input": tool["input"] }));
     }
     let stop_reason = if step.tool.is_some() { "tool_use" } else { "end_turn" };

@@ -5,37 +5,27 @@
 //! records every request. Proven faithful by the official `ollama` Python package
 //! (skills/ollama/tests/sdk).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use serde_json::{Value, json};
 
-use crate::{Recorded, Step};
+use crate::{Recorded, Script, Step};
 
 /// The only model this stand-in has "pulled"; others get Ollama's 404.
 pub const MODEL: &str = "qwen3";
-
-#[derive(Default)]
-struct State {
-    script: VecDeque<Step>,
-    requests: Vec<Recorded>,
-}
 
 /// A running stand-in; it stops with the runtime it was started on.
 #[derive(Clone)]
 pub struct FakeOllama {
     pub addr: std::net::SocketAddr,
-    state: Arc<Mutex<State>>,
+    script: Script,
 }
 
 impl FakeOllama {
     pub async fn start(script: Vec<Step>) -> std::io::Result<FakeOllama> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let state = Arc::new(Mutex::new(State { script: script.into(), requests: Vec::new() }));
-        let fake = FakeOllama { addr: listener.local_addr()?, state };
+        let fake = FakeOllama { addr: listener.local_addr()?, script: Script::new(script) };
         let shared = fake.clone();
         crate::serve(listener, move |req| shared.clone().handle(req));
         Ok(fake)
@@ -46,15 +36,11 @@ impl FakeOllama {
     }
 
     pub fn push(&self, steps: impl IntoIterator<Item = Step>) {
-        self.lock().script.extend(steps);
+        self.script.push(steps);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.script.requests()
     }
 
     async fn handle(self, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
@@ -82,11 +68,7 @@ impl FakeOllama {
         if model.trim_end_matches(":latest") != MODEL {
             return error(404, &format!("model \"{model}\" not found, try pulling it first"));
         }
-        let step = {
-            let mut s = self.lock();
-            s.requests.push(Recorded { path, headers, body: body.clone() });
-            s.script.pop_front().unwrap_or_else(|| Step::text("(the script has no more replies)"))
-        };
+        let (step, _) = self.script.next(Recorded { path, headers, body: body.clone() });
         if let Some(ms) = step.delay_ms {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }

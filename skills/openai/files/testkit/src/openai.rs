@@ -4,36 +4,27 @@
 //! Driven by a script of `Step`s; records every request. Proven faithful by the official
 //! `openai` Python package (skills/openai/tests/sdk).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use serde_json::{Value, json};
 
-use crate::{Recorded, Step};
-
-#[derive(Default)]
-struct State {
-    script: VecDeque<Step>,
-    requests: Vec<Recorded>,
-}
+use crate::{Recorded, Script, Step};
 
 /// A running stand-in; it stops with the runtime it was started on.
 #[derive(Clone)]
 pub struct FakeOpenAi {
     pub addr: std::net::SocketAddr,
     key: Option<String>,
-    state: Arc<Mutex<State>>,
+    script: Script,
 }
 
 impl FakeOpenAi {
     /// Answers with `script`; with `key`, only requests bearing `Authorization: Bearer KEY`.
     pub async fn start(script: Vec<Step>, key: Option<&str>) -> std::io::Result<FakeOpenAi> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let state = Arc::new(Mutex::new(State { script: script.into(), requests: Vec::new() }));
-        let fake = FakeOpenAi { addr: listener.local_addr()?, key: key.map(str::to_string), state };
+        let fake =
+            FakeOpenAi { addr: listener.local_addr()?, key: key.map(str::to_string), script: Script::new(script) };
         let shared = fake.clone();
         crate::serve(listener, move |req| shared.clone().handle(req));
         Ok(fake)
@@ -44,15 +35,11 @@ impl FakeOpenAi {
     }
 
     pub fn push(&self, steps: impl IntoIterator<Item = Step>) {
-        self.lock().script.extend(steps);
+        self.script.push(steps);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.script.requests()
     }
 
     async fn handle(self, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
@@ -90,11 +77,7 @@ impl FakeOpenAi {
                 "'model' and 'messages' are required.",
             );
         }
-        let step = {
-            let mut s = self.lock();
-            s.requests.push(recorded);
-            s.script.pop_front().unwrap_or_else(|| Step::text("(the script has no more replies)"))
-        };
+        let (step, count) = self.script.next(recorded);
         if let Some(ms) = step.delay_ms {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
@@ -112,7 +95,7 @@ impl FakeOpenAi {
             }
             return response;
         }
-        answer(&body, &step, self.lock().requests.len())
+        answer(&body, &step, count)
     }
 }
 
