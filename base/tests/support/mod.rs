@@ -64,6 +64,24 @@ pub fn stand_in_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime")
 }
 
+/// An install beside a stand-in of the platform or API it talks to; the stand-in runs on `rt`.
+pub struct WithStandIn<F> {
+    pub install: Install,
+    pub fake: F,
+    pub rt: tokio::runtime::Runtime,
+}
+
+/// Sends one raw HTTP request over a group's model socket, as its agent could, and reads the
+/// whole answer.
+pub fn over_socket(socket: &Path, request: &str) -> String {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).expect("model socket");
+    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut out = String::new();
+    let _ = std::io::Read::read_to_string(&mut stream, &mut out);
+    out
+}
+
 /// Polls `probe` every 50 ms until it gives a value; after two minutes the test fails, naming
 /// `what` it waited for.
 pub fn wait_for<V>(what: &str, mut probe: impl FnMut() -> Option<V>) -> V {

@@ -12,18 +12,12 @@ const T: Duration = Duration::from_secs(120);
 const TOKEN: &str = "MTEwMDAw.discord-test.token4242";
 const DM: &str = "1400000000000000555";
 
-struct Setup {
-    install: Install,
-    fake: FakeDiscord,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn setup(script: Vec<Step>, token: &str) -> Setup {
+fn setup(script: Vec<Step>, token: &str) -> WithStandIn<FakeDiscord> {
     let rt = stand_in_runtime();
     let fake = rt.block_on(FakeDiscord::start(TOKEN)).expect("fake Discord");
     let install = Install::new(script, "assistant_name = \"Andy\"\nchannels = [\"cli\", \"discord\"]");
     install.add_env(&format!("DISCORD_BOT_TOKEN={token}\nDISCORD_API_URL={}", fake.url()));
-    Setup { install, fake, _rt: rt }
+    WithStandIn { install, fake, rt }
 }
 
 fn sent_to(fake: &FakeDiscord, channel: &str) -> Vec<String> {

@@ -11,13 +11,7 @@ use support::*;
 
 const T: Duration = Duration::from_secs(120);
 
-struct Setup {
-    install: Install,
-    fake: FakeGmail,
-    rt: tokio::runtime::Runtime,
-}
-
-fn setup(script: Vec<Step>, secret: &str) -> Setup {
+fn setup(script: Vec<Step>, secret: &str) -> WithStandIn<FakeGmail> {
     let rt = stand_in_runtime();
     let fake = rt.block_on(FakeGmail::start()).expect("fake Gmail");
     let install = Install::new(script, "assistant_name = \"Andy\"\nchannels = [\"cli\", \"gmail\"]");
@@ -26,7 +20,7 @@ fn setup(script: Vec<Step>, secret: &str) -> Setup {
         "GMAIL_CLIENT_ID={CLIENT_ID}\nGMAIL_CLIENT_SECRET={secret}\nGMAIL_API_URL={url}\nGMAIL_TOKEN_URL={url}/token\n\
          GMAIL_AUTH_URL={url}/o/oauth2/v2/auth"
     ));
-    Setup { install, fake, rt }
+    WithStandIn { install, fake, rt }
 }
 
 fn header(raw: &[u8], name: &str) -> Option<String> {

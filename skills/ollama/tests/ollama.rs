@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use claw_testkit::ollama::{FakeOllama, MODEL};
@@ -13,13 +11,7 @@ use support::*;
 
 const T: Duration = Duration::from_secs(120);
 
-struct Setup {
-    install: Install,
-    fake: FakeOllama,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn setup(script: Vec<Step>) -> Setup {
+fn setup(script: Vec<Step>) -> WithStandIn<FakeOllama> {
     let rt = stand_in_runtime();
     let fake = rt.block_on(FakeOllama::start(script)).expect("fake Ollama");
     let install = Install::new(vec![], "");
@@ -27,7 +19,7 @@ fn setup(script: Vec<Step>) -> Setup {
     // No key of any provider: Ollama needs none.
     std::fs::write(install.path().join(".env"), "").expect(".env");
     install.register("cli:local", "main", &["--main"]);
-    Setup { install, fake, _rt: rt }
+    WithStandIn { install, fake, rt }
 }
 
 fn tool_messages(r: &Recorded) -> Vec<Value> {
@@ -100,14 +92,6 @@ fn a_busy_server_is_waited_out_and_an_unknown_model_is_one_clear_error() {
 }
 
 /// Raw HTTP/1.1 over a group's model socket, as a hostile agent would speak it.
-fn raw(socket: &std::path::Path, request: &str) -> String {
-    let mut stream = UnixStream::connect(socket).expect("model socket");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut out = String::new();
-    let _ = stream.read_to_string(&mut out);
-    out
-}
 
 #[test]
 fn attack_the_agent_reaches_no_ollama_endpoint_but_chat() {
@@ -132,7 +116,7 @@ fn attack_the_agent_reaches_no_ollama_endpoint_but_chat() {
             "{method} {path} HTTP/1.1\r\nhost: model\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         );
-        let answer = raw(&socket, &request);
+        let answer = over_socket(&socket, &request);
         assert!(answer.starts_with("HTTP/1.1 403") || answer.starts_with("HTTP/1.1 400"), "{method} {path}: {answer}");
     }
     assert!(s.fake.requests().is_empty(), "nothing refused reached Ollama: {:?}", s.fake.requests());

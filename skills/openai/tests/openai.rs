@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use claw_testkit::openai::FakeOpenAi;
@@ -13,20 +11,14 @@ use support::*;
 const T: Duration = Duration::from_secs(120);
 const OPENAI_KEY: &str = "sk-openai-SECRET-7777";
 
-struct Setup {
-    install: Install,
-    fake: FakeOpenAi,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn setup(script: Vec<Step>) -> Setup {
+fn setup(script: Vec<Step>) -> WithStandIn<FakeOpenAi> {
     let rt = stand_in_runtime();
     let fake = rt.block_on(FakeOpenAi::start(script, Some(OPENAI_KEY))).expect("fake OpenAI");
     let install = Install::new(vec![], "");
     install.use_model("openai", &fake.url(), "gpt-test");
     install.add_env(&format!("OPENAI_API_KEY={OPENAI_KEY}"));
     install.register("cli:local", "main", &["--main"]);
-    Setup { install, fake, _rt: rt }
+    WithStandIn { install, fake, rt }
 }
 
 /// The `tool` messages of a request, in order.
@@ -81,14 +73,6 @@ fn a_rate_limit_is_waited_out_and_a_refused_key_is_one_clear_error() {
 }
 
 /// Raw HTTP/1.1 over a group's model socket, as a hostile agent would speak it.
-fn raw(socket: &std::path::Path, request: &str) -> String {
-    let mut stream = UnixStream::connect(socket).expect("model socket");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut out = String::new();
-    let _ = stream.read_to_string(&mut out);
-    out
-}
 
 #[test]
 fn attack_the_agent_hunts_for_the_key_and_tries_to_choose_its_own() {
@@ -117,7 +101,7 @@ fn attack_the_agent_hunts_for_the_key_and_tries_to_choose_its_own() {
         body.len()
     );
     s.fake.push([Step::text("answered")]);
-    assert!(raw(&socket, &forged).starts_with("HTTP/1.1 200"));
+    assert!(over_socket(&socket, &forged).starts_with("HTTP/1.1 200"));
     let last = s.fake.requests().pop().expect("forwarded");
     assert_eq!(last.header("authorization"), Some(format!("Bearer {OPENAI_KEY}").as_str()));
     for refused in [
@@ -131,7 +115,7 @@ fn attack_the_agent_hunts_for_the_key_and_tries_to_choose_its_own() {
             body.len()
         ),
     ] {
-        let answer = raw(&socket, &refused);
+        let answer = over_socket(&socket, &refused);
         assert!(answer.starts_with("HTTP/1.1 403"), "{refused}: {answer}");
     }
     assert_eq!(s.fake.requests().len(), 3, "nothing refused reached the API");

@@ -13,18 +13,12 @@ const T: Duration = Duration::from_secs(120);
 const BOT: &str = "xoxb-4242-slack-test-token";
 const APP: &str = "xapp-1-A0CLAW-4242-app-token";
 
-struct Setup {
-    install: Install,
-    fake: FakeSlack,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn setup(script: Vec<Step>, bot: &str) -> Setup {
+fn setup(script: Vec<Step>, bot: &str) -> WithStandIn<FakeSlack> {
     let rt = stand_in_runtime();
     let fake = rt.block_on(FakeSlack::start(BOT, APP)).expect("fake Slack");
     let install = Install::new(script, "assistant_name = \"Andy\"\nchannels = [\"cli\", \"slack\"]");
     install.add_env(&format!("SLACK_BOT_TOKEN={bot}\nSLACK_APP_TOKEN={APP}\nSLACK_API_URL={}", fake.url()));
-    Setup { install, fake, _rt: rt }
+    WithStandIn { install, fake, rt }
 }
 
 fn posted_to(fake: &FakeSlack, channel: &str) -> Option<Posted> {

@@ -11,18 +11,12 @@ use support::*;
 const T: Duration = Duration::from_secs(120);
 const TOKEN: &str = "4242:telegram-test-token";
 
-struct Setup {
-    install: Install,
-    fake: FakeTelegram,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn setup(script: Vec<Step>, token: &str) -> Setup {
+fn setup(script: Vec<Step>, token: &str) -> WithStandIn<FakeTelegram> {
     let rt = stand_in_runtime();
     let fake = rt.block_on(FakeTelegram::start(TOKEN)).expect("fake Bot API");
     let install = Install::new(script, "assistant_name = \"Andy\"\nchannels = [\"cli\", \"telegram\"]");
     install.add_env(&format!("TELEGRAM_BOT_TOKEN={token}\nTELEGRAM_API_URL={}", fake.url()));
-    Setup { install, fake, _rt: rt }
+    WithStandIn { install, fake, rt }
 }
 
 fn user(id: i64) -> Value {
