@@ -28,18 +28,6 @@ fn host() -> String {
     text.lines().find_map(|l| l.strip_prefix("host: ")).expect("rustc names its host").to_string()
 }
 
-/// The built-in skills, by folder.
-fn skills() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(repo().join("skills"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("skill.toml").is_file())
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// `claw init x --bare --skill …` in `parent`, with cargo replaced by `false`: the lock must come
 /// from the catalogue lock, or the change would say it was not updated.
 fn init_without_cargo(parent: &Path, skills: &[String]) -> PathBuf {
@@ -157,7 +145,7 @@ struct Locked {
 fn generate() -> String {
     let tmp = tempfile::tempdir().unwrap();
     let mut args = vec!["init", "x", "--yes", "--bare"];
-    let names = skills();
+    let names = builtin_skills();
     for s in &names {
         args.extend(["--skill", s.as_str()]);
     }
@@ -314,7 +302,7 @@ fn assert_cargo_agrees(install: &Path, seed: &str, what: &str) {
 #[test]
 fn composed_locks_equal_what_cargo_writes() {
     let tmp = tempfile::tempdir().unwrap();
-    let names = skills();
+    let names = builtin_skills();
     // Every skill: cargo started from the composed lock itself must leave it byte for byte.
     let all = tmp.path().join("all");
     std::fs::create_dir(&all).unwrap();

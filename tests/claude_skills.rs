@@ -43,18 +43,6 @@ fn check_claude_skills(install: &Path) -> Vec<String> {
     names
 }
 
-fn catalogue() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("skills");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("skill.toml").is_file())
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_default_install_has_claude_code_skills_with_valid_front_matter() {
     let tmp = tempfile::tempdir().unwrap();
@@ -62,7 +50,7 @@ fn a_default_install_has_claude_code_skills_with_valid_front_matter() {
     let names = check_claude_skills(&tmp.path().join("my-agent"));
     let mut expected: Vec<String> = WORKFLOWS.iter().map(|s| s.to_string()).collect();
     expected.push("whatsapp".into());
-    expected.extend(catalogue().into_iter().filter(|n| n != "whatsapp").map(|n| format!("add-{n}")));
+    expected.extend(builtin_skills().into_iter().filter(|n| n != "whatsapp").map(|n| format!("add-{n}")));
     expected.sort();
     assert_eq!(names, expected);
     let whatsapp = read(&tmp.path().join("my-agent"), ".claude/skills/whatsapp/SKILL.md");
@@ -73,13 +61,13 @@ fn a_default_install_has_claude_code_skills_with_valid_front_matter() {
 fn an_install_with_every_catalogue_skill_has_valid_claude_code_skills() {
     let tmp = tempfile::tempdir().unwrap();
     let mut args = vec!["init".to_string(), "all".to_string()];
-    for name in catalogue() {
+    for name in builtin_skills() {
         args.extend(["--skill".to_string(), name]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     builtin(tmp.path(), &args);
     let names = check_claude_skills(&tmp.path().join("all"));
-    for skill in catalogue() {
+    for skill in builtin_skills() {
         assert!(names.contains(&skill), "{skill} has a Claude Code skill: {names:?}");
     }
     assert!(!names.iter().any(|n| n.starts_with("add-")), "every skill is applied: no add- skill is left: {names:?}");
@@ -104,7 +92,7 @@ fn every_catalogue_skill_not_applied_has_an_add_skill_naming_its_apply_command_a
     let tmp = tempfile::tempdir().unwrap();
     builtin(tmp.path(), &["init", "bare", "--bare"]);
     let install = tmp.path().join("bare");
-    for skill in catalogue() {
+    for skill in builtin_skills() {
         let md = read(&install, &format!(".claude/skills/add-{skill}/SKILL.md"));
         assert!(md.contains(&format!("    claw skill apply {skill}\n")), "add-{skill} names its command:\n{md}");
         for step in [
@@ -135,12 +123,12 @@ fn every_catalogue_skill_not_applied_has_an_add_skill_naming_its_apply_command_a
     // The generic skill names only what the catalogue holds.
     let claw = read(&install, ".claude/skills/claw/SKILL.md");
     let description = claw.lines().find(|l| l.starts_with("description:")).unwrap();
-    for skill in catalogue() {
+    for skill in builtin_skills() {
         assert!(description.contains(&skill), "{description}");
     }
     for absent in ["Slack", "Gmail", "slack", "gmail"] {
         assert!(
-            catalogue().iter().any(|c| c == &absent.to_lowercase()) || !description.contains(absent),
+            builtin_skills().iter().any(|c| c == &absent.to_lowercase()) || !description.contains(absent),
             "{description}"
         );
     }

@@ -204,3 +204,16 @@ pub fn cargo(dir: &Path, args: &[&str]) -> Output {
         .output()
         .expect("run cargo")
 }
+
+/// The names of the built-in catalogue's skills (the folders of `skills/` with a skill.toml).
+pub fn builtin_skills() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("skills");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("skills/")
+        .map(|e| e.expect("skills/").path())
+        .filter(|p| p.join("skill.toml").is_file())
+        .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
