@@ -171,10 +171,6 @@ impl Channel for WhatsApp {
         "whatsapp"
     }
 
-    fn max_message_len(&self) -> usize {
-        4000
-    }
-
     fn connect(&self, inbound: mpsc::Sender<Inbound>) -> BoxFuture<'_, Result<()>> {
         tokio::spawn(self.0.clone().run(inbound));
         Box::pin(async { Ok(()) })
