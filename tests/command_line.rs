@@ -52,25 +52,13 @@ fn a_dry_run_into_a_closed_pipe_ends_quietly_with_success() {
     assert_eq!(err, "", "nothing to say about a closed pipe");
     // And through a real shell pipeline, with pipefail so claw's own status counts.
     let line = format!("{:?} skill apply telegram --dry-run | head -1", env!("CARGO_BIN_EXE_claw"));
-    let out = Command::new("bash")
-        .args(["-o", "pipefail", "-c", &line])
-        .current_dir(&dir)
-        .env_remove("CLAW_SKILLS")
-        .env_remove("CLAW_BUILTIN_DIR")
-        .output()
-        .unwrap();
+    let out = pipeline(&dir, &line);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     // Commands that print with println! too.
     for args in ["status --json", "skill list --json", "skill show telegram", "skill show telegram --json"] {
         let line = format!("{:?} {args} | head -c1", env!("CARGO_BIN_EXE_claw"));
-        let out = Command::new("bash")
-            .args(["-o", "pipefail", "-c", &line])
-            .current_dir(&dir)
-            .env_remove("CLAW_SKILLS")
-            .env_remove("CLAW_BUILTIN_DIR")
-            .output()
-            .unwrap();
+        let out = pipeline(&dir, &line);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && err.is_empty(), "claw {args} | head: {err}");
     }
@@ -110,4 +98,15 @@ fn errors_from_git_carry_no_libgit2_internals() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(!err.contains("class=") && !err.contains("code="), "{args:?}: {err}");
     }
+}
+
+/// `line` run by bash with pipefail in `dir`, with the built-in catalogue only.
+fn pipeline(dir: &std::path::Path, line: &str) -> std::process::Output {
+    Command::new("bash")
+        .args(["-o", "pipefail", "-c", line])
+        .current_dir(dir)
+        .env_remove("CLAW_SKILLS")
+        .env_remove("CLAW_BUILTIN_DIR")
+        .output()
+        .unwrap()
 }
